@@ -1,0 +1,50 @@
+# The two commands that matter: `make serve` and `make test` (both install what they need).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 0.0.0.0
+PORT   ?= 3000
+
+.PHONY: install serve test lint typecheck pytest bench-verification bench-latency calibrate clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/facegate models verify
+	touch $@
+
+serve: install
+	$(BIN)/facegate serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+# The face_recognition peer pulls `dlib` from source by its metadata; dlib-bin already provides it.
+$(VENV)/.bench: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --no-deps face-recognition==1.3.0
+	$(BIN)/python -m pip install --quiet Click
+	touch $@
+
+bench-verification: install
+	$(BIN)/python benchmarks/verification.py --data ../shared/data/lfw --json benchmarks/results/verification.json
+
+bench-latency: $(VENV)/.bench
+	$(BIN)/python benchmarks/latency.py --json benchmarks/results/latency.json
+
+calibrate: install
+	$(BIN)/python benchmarks/calibrate.py --data ../shared/data/lfw
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

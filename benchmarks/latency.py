@@ -1,0 +1,195 @@
+"""Latency and throughput of /identity/image_verification/stateless over real HTTP, with the
+``face_recognition`` package (dlib HOG + ResNet) on the same photo pairs as the peer.
+
+    python benchmarks/latency.py [--data ../shared/data] [--requests 120] [--json OUT.json]
+
+The server is started as `facegate serve` on loopback, exactly as `make serve` runs it. Photos
+are real 640×480 webcam JPEGs (NUAA live frames); each request compares two of them, pairs of
+the same and of different subjects. Request bodies are encrypted beforehand, so the client
+spends its time in HTTP only; it shares the machine's cores with the server, as a co-located
+client would. The peer runs in-process (no HTTP, no encryption): that favours the peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from facegate.core.crypto import Cipher
+from facegate.settings import Settings
+
+URL = "/identity/image_verification/stateless"
+
+
+def photo_pairs(data: Path, n: int, seed: int = 0) -> list[tuple[Path, Path]]:
+    files = sorted((data / "nuaa" / "live").glob("*.jpg"))
+    if not files:
+        raise SystemExit(f"no NUAA live frames under {data}/nuaa/live")
+    rng = random.Random(seed)
+    return [(rng.choice(files), rng.choice(files)) for _ in range(n)]
+
+
+def start_server(port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "facegate",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthcheck", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("facegate serve did not start")
+
+
+def summarise(latencies: list[float], wall: float, failures: int) -> dict[str, Any]:
+    a = np.array(latencies) * 1000
+    return {
+        "requests": len(latencies),
+        "failures": failures,
+        "p50_ms": round(float(np.percentile(a, 50)), 1),
+        "p90_ms": round(float(np.percentile(a, 90)), 1),
+        "p99_ms": round(float(np.percentile(a, 99)), 1),
+        "throughput_rps": round(len(latencies) / wall, 2),
+    }
+
+
+def drive(fn: Any, jobs: list[Any], concurrency: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    failures = 0
+
+    def timed(job: Any) -> tuple[float, bool]:
+        t0 = time.perf_counter()
+        ok = fn(job)
+        return time.perf_counter() - t0, ok
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        for dt, ok in pool.map(timed, jobs):
+            latencies.append(dt)
+            failures += not ok
+    return summarise(latencies, time.perf_counter() - start, failures)
+
+
+def bench_facegate(
+    pairs: list[tuple[Path, Path]], concurrencies: list[int], warmup: int
+) -> dict[str, Any]:
+    settings = Settings()
+    cipher = Cipher(settings.decrypt_key, settings.decrypt_iv)
+    bodies = [
+        {
+            "first_encrypted_image": cipher.encrypt(a.read_bytes()),
+            "second_encrypted_image": cipher.encrypt(b.read_bytes()),
+        }
+        for a, b in pairs
+    ]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = start_server(port)
+    results: dict[str, Any] = {}
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", timeout=60, limits=httpx.Limits(max_connections=16)
+        ) as client:
+
+            def one(body: dict[str, str]) -> bool:
+                r = client.post(URL, data=body)
+                return r.status_code == 200 or r.json().get("code") == 4000
+
+            for body in bodies[:warmup]:
+                one(body)
+            for c in concurrencies:
+                results[f"concurrency_{c}"] = drive(one, bodies, c)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return results
+
+
+def bench_peer(
+    pairs: list[tuple[Path, Path]], concurrencies: list[int], warmup: int
+) -> dict[str, Any]:
+    try:
+        import face_recognition
+    except ImportError:
+        return {"skipped": "face_recognition is not installed (make bench-latency installs it)"}
+
+    def one(pair: tuple[Path, Path]) -> bool:
+        encs = []
+        for p in pair:
+            img = face_recognition.load_image_file(str(p))
+            boxes = face_recognition.face_locations(img)
+            if not boxes:
+                return False
+            encs.append(face_recognition.face_encodings(img, boxes[:1])[0])
+        face_recognition.face_distance([encs[0]], encs[1])
+        return True
+
+    for p in pairs[:warmup]:
+        one(p)
+    return {f"concurrency_{c}": drive(one, pairs, c) for c in concurrencies}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--data", type=Path, default=Path(os.environ.get("FACEGATE_TEST_DATA", "../shared/data"))
+    )
+    ap.add_argument("--requests", type=int, default=120)
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--warmup", type=int, default=8)
+    ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    pairs = photo_pairs(args.data, args.requests)
+    result: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count()},
+        "photos": "NUAA live webcam frames, 640×480 JPEG",
+        "facegate": bench_facegate(pairs, args.concurrency, args.warmup),
+    }
+    if not args.no_peer:
+        result["face_recognition_peer"] = bench_peer(pairs, args.concurrency, args.warmup)
+    print(f"{'system':24} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'fail':>5}")
+    for system in ("facegate", "face_recognition_peer"):
+        for key, r in result.get(system, {}).items():
+            if isinstance(r, dict):
+                print(
+                    f"{system:24} {key.split('_')[1]:>4} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
+                    f"{r['throughput_rps']:7.2f} {r['failures']:5d}"
+                )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

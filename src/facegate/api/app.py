@@ -1,0 +1,66 @@
+"""``create_app(settings)``: the SenseID-compatible application, built without module globals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from facegate import __version__
+from facegate.api.errors import install_error_handlers
+from facegate.api.middleware import RequestContextMiddleware
+from facegate.api.routes import health, identity, quality
+from facegate.core.crypto import Cipher
+from facegate.settings import Settings
+from facegate.worker.interface import InferenceEngine
+
+
+def build_local_engine(settings: Settings) -> InferenceEngine:
+    # Imported here so that API-only code paths (and tests with a fake engine) load no models.
+    from facegate.vision.pipeline import FacePipeline, PipelineOptions
+    from facegate.worker.local import LocalEngine
+
+    pipeline = FacePipeline(
+        PipelineOptions(
+            profile=settings.profile,
+            detect_max_side=settings.detect_max_side,
+            detect_min_score=settings.detect_min_score,
+            model_dir=settings.model_dir,
+        )
+    )
+    return LocalEngine(
+        pipeline,
+        limits=settings.image_limits,
+        threads=settings.inference_threads,
+        occlusion_threshold=settings.occlusion_threshold,
+    )
+
+
+def create_app(settings: Settings | None = None, engine: InferenceEngine | None = None) -> FastAPI:
+    """Build the app. Models load here, so a bad model file stops start-up, not a request."""
+    settings = settings or Settings()
+    engine = engine or build_local_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.aclose()
+
+    app = FastAPI(
+        title="facegate",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/facegate/v1/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.cipher = Cipher(settings.decrypt_key, settings.decrypt_iv)
+    app.state.engine = engine
+    app.include_router(health.router)
+    app.include_router(identity.router)
+    app.include_router(quality.router)
+    install_error_handlers(app, detailed=settings.detailed_messages)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

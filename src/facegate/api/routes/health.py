@@ -1,0 +1,26 @@
+"""Health and status."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from facegate import __version__
+from facegate.api.deps import EngineDep
+from facegate.api.errors import request_id_of
+
+router = APIRouter()
+
+
+@router.get("/healthcheck")
+async def healthcheck() -> JSONResponse:
+    # Exactly the manual's body; the request id travels in the X-Request-Id header.
+    return JSONResponse({"code": 1000, "status": "ok"})
+
+
+@router.get("/facegate/v1/status")
+async def status(request: Request, engine: EngineDep) -> JSONResponse:
+    """Which models, profile and calibration answer here (not part of the SenseID API)."""
+    return JSONResponse(
+        {"version": __version__, "request_id": request_id_of(request), **engine.describe()}
+    )

@@ -1,0 +1,65 @@
+"""API manual chapter 1: face comparison."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from facegate.api.deps import CipherDep, EngineDep, FormDep
+from facegate.api.errors import request_id_of
+from facegate.core.types import Box
+from facegate.worker.interface import Photo, PhotoOptions
+
+router = APIRouter(prefix="/identity")
+
+FIRST = "first_encrypted_image"
+SECOND = "second_encrypted_image"
+
+
+def _score(value: float) -> float:
+    return round(float(value), 6)
+
+
+def _rect(box: Box) -> list[int]:
+    return list(box.as_ints())
+
+
+@router.post("/image_verification/stateless")
+async def image_verification(
+    request: Request, form: FormDep, cipher: CipherDep, engine: EngineDep
+) -> JSONResponse:
+    first = Photo(FIRST, await form.encrypted(FIRST, cipher))
+    second = Photo(SECOND, await form.encrypted(SECOND, cipher))
+    options = PhotoOptions(
+        auto_rotate=form.flag("auto_rotate"), check_quality=form.flag("check_quality")
+    )
+    result = await engine.verify(first, second, options)
+    return JSONResponse(
+        {
+            "code": 1000,
+            "verification_score": _score(result.score),
+            "request_id": request_id_of(request),
+        }
+    )
+
+
+@router.post("/multiface_image_omni_verification/stateless")
+async def multiface_verification(
+    request: Request, form: FormDep, cipher: CipherDep, engine: EngineDep
+) -> JSONResponse:
+    first = Photo(FIRST, await form.encrypted(FIRST, cipher))
+    second = Photo(SECOND, await form.encrypted(SECOND, cipher))
+    result = await engine.multiface(
+        first, second, PhotoOptions(auto_rotate=form.flag("auto_rotate"))
+    )
+    return JSONResponse(
+        {
+            "code": 1000,
+            "scores": [[_score(s) for s in row] for row in result.scores],
+            "face_rects": {
+                "first_image_face_rects": [_rect(b) for b in result.first_rects],
+                "second_image_face_rects": [_rect(b) for b in result.second_rects],
+            },
+            "request_id": request_id_of(request),
+        }
+    )

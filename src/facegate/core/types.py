@@ -1,0 +1,103 @@
+"""Plain result types shared by the pipeline, the inference interface and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+ImageArray = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """Axis-aligned box in pixels; right and bottom are exclusive."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+    @property
+    def width(self) -> float:
+        return self.right - self.left
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+    @property
+    def area(self) -> float:
+        return max(self.width, 0.0) * max(self.height, 0.0)
+
+    def clip(self, width: int, height: int) -> Box:
+        return Box(
+            min(max(self.left, 0.0), width),
+            min(max(self.top, 0.0), height),
+            min(max(self.right, 0.0), width),
+            min(max(self.bottom, 0.0), height),
+        )
+
+    def as_ints(self) -> tuple[int, int, int, int]:
+        return (round(self.left), round(self.top), round(self.right), round(self.bottom))
+
+
+@dataclass(frozen=True, slots=True)
+class Face:
+    """A detected face: box, five landmarks (right eye, left eye, nose, right and left mouth
+    corners in image order as YuNet gives them) and the detector's confidence."""
+
+    box: Box
+    landmarks: FloatArray  # shape (5, 2)
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Pose:
+    yaw: float
+    pitch: float
+    roll: float
+
+
+@dataclass(frozen=True, slots=True)
+class Occlusion:
+    """Visible fraction of each region in [0, 1]; 1 = fully visible."""
+
+    left_eye: float
+    right_eye: float
+    nose: float
+    mouth: float
+    total: float
+
+
+@dataclass(frozen=True, slots=True)
+class FaceQuality:
+    rect: Box
+    pose: Pose
+    occlusion: Occlusion
+    distance2center: float
+    size: float
+    brightness: float
+    sharpness: float
+    mouth_open: float
+    integrity: float
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    score: float
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class MultiFaceResult:
+    scores: list[list[float]]
+    first_rects: list[Box]
+    second_rects: list[Box]
+
+
+@dataclass(frozen=True, slots=True)
+class QualityResult:
+    faces: list[FaceQuality]

@@ -1,0 +1,93 @@
+"""Service settings, read from the environment (and a `.env` file) with pydantic-settings.
+
+The decryption key and IV keep the SenseID names ``PARAM_DECRYPT_KEY`` / ``PARAM_DECRYPT_IV`` so
+an existing deployment's environment works unchanged; everything else is ``FACEGATE_*``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from facegate.core.crypto import IV_LENGTH, KEY_LENGTH
+from facegate.core.media import ImageLimits
+
+# The manual's published defaults: fine for a trial, refused in production (see below).
+MANUAL_DEFAULT_KEY = "dcbbad6765e14139a07d34b92292a672"
+MANUAL_DEFAULT_IV = "df25d188a061"
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FACEGATE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    decrypt_key: str = Field(
+        MANUAL_DEFAULT_KEY, validation_alias=AliasChoices("PARAM_DECRYPT_KEY", "decrypt_key")
+    )
+    decrypt_iv: str = Field(
+        MANUAL_DEFAULT_IV, validation_alias=AliasChoices("PARAM_DECRYPT_IV", "decrypt_iv")
+    )
+    environment: Literal["development", "production"] = "development"
+
+    host: str = "0.0.0.0"  # noqa: S104 - a server is meant to listen on all interfaces
+    port: int = Field(3000, ge=1, le=65535)
+
+    # Two 5 MB photos, encrypted (+16 B), base64 (×4/3) and form-escaped fit well under 16 MiB.
+    max_body_bytes: int = Field(16 * MiB, ge=1024)
+    max_image_bytes: int = Field(5 * MiB, ge=1)
+    min_image_side: int = Field(32, ge=1)
+    max_image_side: int = Field(5000, ge=1)
+
+    profile: Literal["default", "accurate"] = "default"
+    # Detection runs on a copy whose longer side is at most this; landmarks are scaled back.
+    detect_max_side: int = Field(640, ge=64, le=4096)
+    detect_min_score: float = Field(0.6, gt=0.0, lt=1.0)
+    # A region whose visible fraction falls below this makes check_quality answer 4004.
+    occlusion_threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    # Threads that run model inference; each runs one image at a time.
+    inference_threads: int = Field(2, ge=1, le=64)
+
+    # False keeps error messages to the manual's exact short text (for clients that match on it).
+    detailed_messages: bool = True
+    model_dir: Path | None = None
+
+    @field_validator("decrypt_key")
+    @classmethod
+    def _key_length(cls, value: str) -> str:
+        if len(value.encode("utf-8")) != KEY_LENGTH:
+            raise ValueError(
+                f"PARAM_DECRYPT_KEY must be exactly {KEY_LENGTH} characters "
+                f"(AES-256), got {len(value)}"
+            )
+        return value
+
+    @field_validator("decrypt_iv")
+    @classmethod
+    def _iv_length(cls, value: str) -> str:
+        if len(value.encode("utf-8")) != IV_LENGTH:
+            raise ValueError(
+                f"PARAM_DECRYPT_IV must be exactly {IV_LENGTH} characters (GCM nonce), "
+                f"got {len(value)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _no_public_key_in_production(self) -> Settings:
+        if self.environment == "production" and self.decrypt_key == MANUAL_DEFAULT_KEY:
+            raise ValueError(
+                "PARAM_DECRYPT_KEY is the manual's published default; set your own key in "
+                "production (FACEGATE_ENVIRONMENT=production)"
+            )
+        if self.min_image_side > self.max_image_side:
+            raise ValueError("FACEGATE_MIN_IMAGE_SIDE exceeds FACEGATE_MAX_IMAGE_SIDE")
+        return self
+
+    @property
+    def image_limits(self) -> ImageLimits:
+        return ImageLimits(self.max_image_bytes, self.min_image_side, self.max_image_side)

@@ -1,0 +1,1 @@
+"""Models and the detect → align → embed / quality pipeline."""

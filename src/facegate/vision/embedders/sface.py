@@ -1,0 +1,37 @@
+"""OpenCV SFace (MobileFaceNet, 128-d) on YuNet's five landmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facegate.core.types import Face, FloatArray, ImageArray
+from facegate.vision._perthread import PerThread
+
+
+def yunet_row(face: Face) -> np.ndarray:
+    """The 15-float row that OpenCV's FaceRecognizerSF.alignCrop expects."""
+    b = face.box
+    return np.array(
+        [[b.left, b.top, b.width, b.height, *face.landmarks.ravel().tolist(), face.score]],
+        dtype=np.float32,
+    )
+
+
+class SFaceEmbedder:
+    id = "sface_2021dec_int8bq"
+
+    def __init__(self, model_path: Path) -> None:
+        self._nets = PerThread(lambda: cv2.FaceRecognizerSF.create(str(model_path), ""))
+        self._nets.get()
+
+    def align(self, image: ImageArray, face: Face) -> ImageArray:
+        return np.asarray(self._nets.get().alignCrop(image, yunet_row(face)), dtype=np.uint8)
+
+    def embed(self, image: ImageArray, face: Face) -> FloatArray:
+        net = self._nets.get()
+        feature = net.feature(net.alignCrop(image, yunet_row(face)))
+        vec = np.asarray(feature, dtype=np.float32).ravel()
+        return (vec / max(float(np.linalg.norm(vec)), 1e-12)).astype(np.float32)

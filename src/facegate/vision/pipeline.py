@@ -1,0 +1,182 @@
+"""detect → align → embed / quality, for one photo at a time, on already-decoded pixels.
+
+Everything here is synchronous and thread-safe (models are per thread); the inference engine in
+``facegate.worker`` decides which thread runs what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from facegate.core.errors import Code, ImageError
+from facegate.core.types import Box, Face, FaceQuality, FloatArray, ImageArray
+from facegate.vision.align import align_face
+from facegate.vision.detectors.yunet import YuNetDetector
+from facegate.vision.embedders import Embedder
+from facegate.vision.embedders.dlib_resnet import DlibResNetEmbedder
+from facegate.vision.embedders.sface import SFaceEmbedder
+from facegate.vision.manifest import (
+    Manifest,
+    ProfileCalibration,
+    load_manifest,
+    load_profile_calibration,
+)
+from facegate.vision.quality import measures
+from facegate.vision.quality.landmarks68 import Landmarks68
+
+if TYPE_CHECKING:
+    from facegate.vision.quality.occlusion import OcclusionModel
+
+# A face found upright with at least this confidence is not looked for in other orientations.
+_CONFIDENT_UPRIGHT = 0.85
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOptions:
+    profile: str = "default"
+    detect_max_side: int = 640
+    detect_min_score: float = 0.6
+    model_dir: Path | None = None
+    # Off only for the calibration script, which builds the very calibration this would load.
+    calibrated: bool = True
+    # Off for benchmarks that only compare faces; quality needs two more models.
+    with_quality: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Oriented:
+    """A photo turned upright: ``pixels`` after ``quarter_turns`` × 90° counter-clockwise, with
+    its faces in the turned image's coordinates."""
+
+    pixels: ImageArray
+    faces: list[Face]
+    quarter_turns: int
+    original_size: tuple[int, int]  # (width, height) before turning
+
+    def box_in_original(self, box: Box) -> Box:
+        """The face box in the coordinates of the photo as it was sent (EXIF applied)."""
+        w, h = self.original_size
+        corners = [(box.left, box.top), (box.right, box.bottom)]
+        mapped = [_unturn(x, y, self.quarter_turns, w, h) for x, y in corners]
+        xs, ys = [p[0] for p in mapped], [p[1] for p in mapped]
+        return Box(min(xs), min(ys), max(xs), max(ys))
+
+
+def _unturn(x: float, y: float, k: int, w: int, h: int) -> tuple[float, float]:
+    # np.rot90(img, k) turns counter-clockwise; invert one quarter turn at a time.
+    for _ in range(k % 4):
+        # (x, y) in a CCW-turned image of size (h, w) came from (w - y, x) in the original.
+        x, y = w - y, x
+        w, h = h, w
+    return x, y
+
+
+class FacePipeline:
+    def __init__(self, options: PipelineOptions, manifest: Manifest | None = None) -> None:
+        self.manifest = manifest or load_manifest()
+        self.profile = self.manifest.profile(options.profile)
+
+        def path(model_id: str) -> Path:
+            return self.manifest.verified_path(model_id, options.model_dir)
+
+        self._calibration = load_profile_calibration(self.profile) if options.calibrated else None
+        self.detector = YuNetDetector(
+            path(self.profile.detector),
+            max_side=options.detect_max_side,
+            min_score=options.detect_min_score,
+        )
+        self.embedders: list[Embedder] = []
+        for mid in self.profile.embedders:
+            if mid == SFaceEmbedder.id:
+                self.embedders.append(SFaceEmbedder(path(mid)))
+            elif mid == DlibResNetEmbedder.id:
+                self.embedders.append(DlibResNetEmbedder(path(mid), path("dlib_shape5")))
+            else:
+                raise ValueError(f"no backend for embedder {mid}")
+        self._landmarks: Landmarks68 | None = None
+        self._occlusion: OcclusionModel | None = None
+        if options.with_quality:
+            # Imported here: benchmarks that only compare faces need neither model.
+            from facegate.vision.quality.occlusion import OcclusionModel
+
+            self._landmarks = Landmarks68(path(self.profile.landmarks))
+            self._occlusion = OcclusionModel(path(OcclusionModel.id))
+
+    @property
+    def calibration(self) -> ProfileCalibration:
+        if self._calibration is None:
+            raise RuntimeError("this pipeline was built without its calibration")
+        return self._calibration
+
+    # detection -----------------------------------------------------------------------------
+    def detect(self, pixels: ImageArray, *, auto_rotate: bool = False) -> Oriented:
+        h, w = pixels.shape[:2]
+        faces = self.detector.detect(pixels)
+        best = Oriented(pixels, faces, 0, (w, h))
+        if not auto_rotate or _top_score(faces) >= _CONFIDENT_UPRIGHT:
+            return best
+        for k in (1, 3, 2):  # sideways phone photos are far more common than upside-down ones
+            turned = np.ascontiguousarray(np.rot90(pixels, k))
+            cand = self.detector.detect(turned)
+            if _top_score(cand) > _top_score(best.faces):
+                best = Oriented(turned, cand, k, (w, h))
+        return best
+
+    @staticmethod
+    def largest(faces: list[Face], field: str) -> Face:
+        if not faces:
+            raise ImageError(Code.DETECTION_FAILED, "no face was detected", field)
+        return max(faces, key=lambda f: f.box.area)
+
+    # embeddings ----------------------------------------------------------------------------
+    def embed(self, pixels: ImageArray, face: Face) -> tuple[FloatArray, ...]:
+        return tuple(e.embed(pixels, face) for e in self.embedders)
+
+    def similarity(self, a: tuple[FloatArray, ...], b: tuple[FloatArray, ...]) -> float:
+        """Cosine for one embedder; for several, the sum of their z-normalised cosines."""
+        if len(self.embedders) == 1:
+            return float(np.dot(a[0], b[0]))
+        return fuse(
+            [float(np.dot(x, y)) for x, y in zip(a, b, strict=True)], self.calibration.norms
+        )
+
+    def score(self, similarity: float) -> float:
+        return self.calibration.calibration(similarity)
+
+    # quality -------------------------------------------------------------------------------
+    def quality(self, pixels: ImageArray, face: Face) -> FaceQuality:
+        if self._landmarks is None or self._occlusion is None:
+            raise RuntimeError("this pipeline was built without its quality models")
+        h, w = pixels.shape[:2]
+        gray = np.asarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+        points = self._landmarks.predict(gray, face)
+        aligned = align_face(pixels, face.landmarks)
+        size, integrity = measures.size_and_integrity(face.box, w, h)
+        return FaceQuality(
+            rect=face.box,
+            pose=measures.head_pose(points, w, h),
+            occlusion=self._occlusion.estimate_aligned(aligned),
+            distance2center=measures.distance_to_center(face, w, h),
+            size=size,
+            brightness=measures.brightness(gray, face.box),
+            sharpness=measures.sharpness(
+                np.asarray(cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+            ),
+            mouth_open=measures.mouth_open(points),
+            integrity=integrity,
+        )
+
+
+def fuse(cosines: Sequence[float], norms: Sequence[tuple[float, float]]) -> float:
+    """Sum of cosines z-normalised by each embedder's impostor mean and deviation."""
+    return float(sum((c - m) / s for c, (m, s) in zip(cosines, norms, strict=True)))
+
+
+def _top_score(faces: list[Face]) -> float:
+    return max((f.score for f in faces), default=0.0)

@@ -1,0 +1,1 @@
+"""Face quality: pose, occlusion, position, size, brightness, sharpness, mouth opening."""

@@ -1,0 +1,41 @@
+"""The inference protocol: decrypted file bytes in, typed results out.
+
+Decoding happens behind this interface (on the worker when there is one) because it is CPU work
+and because it is where image errors (2003/2004/2005/2006) arise; those are raised as
+``ImageError`` naming the request parameter the photo came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from facegate.core.types import MultiFaceResult, QualityResult, VerifyResult
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    field: str  # the request parameter it came from, for error messages
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoOptions:
+    auto_rotate: bool = False
+    check_quality: bool = False
+
+
+class InferenceEngine(Protocol):
+    async def verify(self, first: Photo, second: Photo, options: PhotoOptions) -> VerifyResult: ...
+
+    async def multiface(
+        self, first: Photo, second: Photo, options: PhotoOptions
+    ) -> MultiFaceResult: ...
+
+    async def quality(self, photo: Photo) -> QualityResult: ...
+
+    def describe(self) -> dict[str, Any]:
+        """Models, profile and calibration in use, for status endpoints and logs."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,89 @@
+"""Shared fixtures: settings, the real app (models load once per session), data and images."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from facegate.api.app import create_app
+from facegate.core.crypto import Cipher
+from facegate.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_root() -> Path:
+    return (ROOT / os.environ.get("FACEGATE_TEST_DATA", "../shared/data")).resolve()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    root = data_root()
+    if not (root / "lfw").is_dir():
+        pytest.skip(
+            f"real face data not found at {root} "
+            "(set FACEGATE_TEST_DATA to the folder that holds lfw/)"
+        )
+    return root
+
+
+@pytest.fixture(scope="session")
+def lfw(data_dir: Path) -> Path:
+    return data_dir / "lfw"
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def cipher(settings: Settings) -> Cipher:
+    return Cipher(settings.decrypt_key, settings.decrypt_iv)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Iterator[FastAPI]:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+def jpeg_bytes(pixels_rgb: np.ndarray, quality: int = 90, **save: object) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels_rgb).save(buf, format="JPEG", quality=quality, **save)
+    return buf.getvalue()
+
+
+def encode(img: Image.Image, fmt: str, **save: object) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **save)
+    return buf.getvalue()
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def lfw_photo(lfw: Path, person: str, n: int) -> Path:
+    return lfw / person / f"{person}_{n:04d}.jpg"
+
+
+def upscale_to_vga(rgb: np.ndarray) -> np.ndarray:
+    """An LFW 250×250 face put on a 640×480 canvas, as the manual's recommended photo size."""
+    canvas = np.full((480, 640, 3), 128, dtype=np.uint8)
+    big = np.asarray(Image.fromarray(rgb).resize((400, 400), Image.Resampling.BICUBIC))
+    canvas[40:440, 120:520] = big
+    return canvas

@@ -1,0 +1,148 @@
+"""The installed command: `facegate serve` answers over real HTTP; `facegate encrypt` matches."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from facegate.core.crypto import Cipher
+from tests.conftest import lfw_photo
+
+pytestmark = [pytest.mark.models]
+
+FACEGATE = [sys.executable, "-m", "facegate"]
+JARS = ["httpclient", "httpcore", "commons-logging", "commons-codec"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [*FACEGATE, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthcheck", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+        if proc.poll() is not None:
+            pytest.fail(
+                f"facegate serve exited: {proc.stdout.read().decode() if proc.stdout else ''}"
+            )
+    else:
+        proc.kill()
+        pytest.fail("facegate serve did not answer /healthcheck within 60 s")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_healthcheck_over_http(server: str) -> None:
+    r = httpx.get(f"{server}/healthcheck")
+    assert r.status_code == 200
+    assert r.json() == {"code": 1000, "status": "ok"}
+
+
+@pytest.mark.data
+def test_verify_over_http_with_cli_encryption(server: str, lfw: Path) -> None:
+    def cli_encrypt(path: Path) -> str:
+        out = subprocess.run(
+            [*FACEGATE, "encrypt", str(path)], capture_output=True, check=True, text=True
+        )
+        return out.stdout.strip()
+
+    a, b = lfw_photo(lfw, "Colin_Powell", 1), lfw_photo(lfw, "Colin_Powell", 2)
+    ea = cli_encrypt(a)
+    assert ea == Cipher("dcbbad6765e14139a07d34b92292a672", "df25d188a061").encrypt(a.read_bytes())
+    r = httpx.post(
+        f"{server}/identity/image_verification/stateless",
+        data={"first_encrypted_image": ea, "second_encrypted_image": cli_encrypt(b)},
+        timeout=30,
+    )
+    assert r.status_code == 200
+    assert r.json()["verification_score"] > 0.7
+
+
+def test_bad_key_stops_start_up_with_a_clear_message() -> None:
+    env = {**os.environ, "PARAM_DECRYPT_KEY": "tooshort"}
+    out = subprocess.run(
+        [*FACEGATE, "serve", "--port", "1"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.returncode == 2
+    assert "PARAM_DECRYPT_KEY must be exactly 32 characters" in out.stderr
+
+
+def test_models_verify_command() -> None:
+    out = subprocess.run(
+        [*FACEGATE, "models", "verify"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.count(" ok ") >= 5
+
+
+def java_classpath() -> str | None:
+    if shutil.which("javac") is None or shutil.which("java") is None:
+        return None
+    jars = [Path("/usr/share/java") / f"{name}.jar" for name in JARS]
+    return os.pathsep.join(str(j) for j in jars) if all(j.is_file() for j in jars) else None
+
+
+@pytest.mark.data
+def test_java_client_written_from_the_manual(server: str, lfw: Path, tmp_path: Path) -> None:
+    classpath = java_classpath()
+    if classpath is None:
+        pytest.skip(
+            "needs javac and Debian's libhttpclient-java (apt-get install libhttpclient-java)"
+        )
+    src = Path(__file__).parent / "java" / "ManualClient.java"
+    subprocess.run(
+        ["javac", "-cp", classpath, "-d", str(tmp_path), str(src)], check=True, capture_output=True
+    )
+    out = subprocess.run(
+        [
+            "java",
+            "-cp",
+            f"{tmp_path}{os.pathsep}{classpath}",
+            "ManualClient",
+            server,
+            "dcbbad6765e14139a07d34b92292a672",
+            "df25d188a061",
+            str(lfw_photo(lfw, "Tony_Blair", 1)),
+            str(lfw_photo(lfw, "Tony_Blair", 3)),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    assert len(lines) == 3, out.stdout + out.stderr
+    results = [(int(line.split(" ", 1)[0]), json.loads(line.split(" ", 1)[1])) for line in lines]
+    assert all(status == 200 and body["code"] == 1000 for status, body in results)
+    verify, multi, quality = (body for _, body in results)
+    assert verify["verification_score"] > 0.7
+    assert multi["scores"][0][0] > 0.7
+    assert len(multi["face_rects"]["first_image_face_rects"]) == 1
+    assert len(quality["faces"]) == 1
+    assert "occlusion" in quality["faces"][0]

@@ -71,25 +71,30 @@ def embed_lfw(
         )
     )
     ids = [e.id for e in pipe.embedders]
-    key = hashlib.sha256(
-        json.dumps(
-            {
-                "data": str(data.resolve()),
-                "files": files,
-                "models": {m: pipe.manifest.models[m].sha256 for m in pipe.profile.model_ids},
-                "detect": [settings.detect_max_side, settings.detect_min_score],
-                "embedders": ids,
-                "version": 1,
-            }
-        ).encode()
-    ).hexdigest()[:16]
-    cache = CACHE_DIR / f"lfw-{profile}-{key}.npz"
+    # One cache file per embedder, keyed by what decides its vectors: the photos, the detector
+    # and its settings, and the embedder's own weights.
+    common = {
+        "data": str(data.resolve()),
+        "files": files,
+        "detector": pipe.manifest.models[pipe.profile.detector].sha256,
+        "detect": [settings.detect_max_side, settings.detect_min_score],
+        "version": 3,  # 3: main face = largest, near-ties to the centre
+    }
+
+    def cache_path(embedder: str) -> Path:
+        key = {**common, "embedder": pipe.manifest.models[embedder].sha256}
+        digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+        return CACHE_DIR / f"lfw-{embedder}-{digest}.npz"
+
     persons = sorted({f.split("/")[0] for f in files})
     pidx = {p: i for i, p in enumerate(persons)}
     person = np.array([pidx[f.split("/")[0]] for f in files], dtype=np.int32)
-    if use_cache and cache.is_file():
-        z = np.load(cache, allow_pickle=False)
-        return LfwEmbeddings(files, person, persons, z["found"], {i: z[i] for i in ids})
+    if use_cache and all(cache_path(i).is_file() for i in ids):
+        loaded = {i: np.load(cache_path(i), allow_pickle=False) for i in ids}
+        found_c = loaded[ids[0]]["found"]
+        return LfwEmbeddings(
+            files, person, persons, found_c, {i: z["vectors"] for i, z in loaded.items()}
+        )
 
     cv2.setNumThreads(1)
 
@@ -101,7 +106,8 @@ def embed_lfw(
         oriented = pipe.detect(image.pixels, auto_rotate=False)
         if not oriented.faces:
             return False, []
-        face = pipe.largest(oriented.faces, rel)
+        h, w = oriented.pixels.shape[:2]
+        face = pipe.main_face(oriented.faces, w, h, rel)
         return True, list(pipe.embed(oriented.pixels, face))
 
     found = np.zeros(len(files), dtype=bool)
@@ -118,7 +124,8 @@ def embed_lfw(
                     file=sys.stderr,
                 )
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, found=found, **vecs)  # type: ignore[arg-type]
+    for i in ids:
+        np.savez(cache_path(i), found=found, vectors=vecs[i])
     return LfwEmbeddings(files, person, persons, found, vecs)
 
 

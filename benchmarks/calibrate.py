@@ -48,7 +48,7 @@ def calibrate(data: Path, profile: str, settings: Settings) -> dict[str, object]
             "detect_min_score": settings.detect_min_score,
         },
     )
-    contract = "+".join([spec.detector, *ids]) + "/largest-face/v1"
+    contract = "+".join([spec.detector, *ids]) + "/main-face/v1"
     return {
         "profile": profile,
         "embedders": ids,

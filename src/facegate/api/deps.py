@@ -6,6 +6,7 @@ different settings can live in one process, as the tests do.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -31,9 +32,13 @@ def get_engine(request: Request) -> InferenceEngine:
     return engine
 
 
-async def get_form(request: Request) -> Form:
+async def get_form(request: Request) -> AsyncIterator[Form]:
     settings: Settings = request.app.state.settings
-    return await read_form(request, settings.max_body_bytes)
+    form = await read_form(request, settings.max_body_bytes)
+    try:
+        yield form
+    finally:
+        await form.data.close()  # multipart parts spill to temporary files
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

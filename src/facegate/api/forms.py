@@ -54,6 +54,8 @@ class Form:
 
 async def read_form(request: Request, max_part_size: int) -> Form:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.headers.get("content-length") == "0":
+        return Form(FormData())  # an empty body: report the first missing parameter by name
     if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise FacegateError(
             Code.INVALID_ARGUMENT,

@@ -111,10 +111,13 @@ def fit_calibration(
     far_arr = 10.0 ** -(10.0 * t_arr - 3.0)
     sel = (far_arr <= tail_fit_far[0]) & (far_arr >= max(tail_fit_far[1], rarest_far))
     if sel.sum() >= 3:
-        b, a = np.polyfit(s_arr[sel], np.log10(far_arr[sel]), 1)
-        if b < 0:
-            for t in np.arange(t_arr[-1] + step, 1.0 + 1e-9, step):
-                s = (math.log10(far_for_score(float(t))) - a) / b
+        slope = float(np.polyfit(s_arr[sel], np.log10(far_arr[sel]), 1)[0])
+        if slope < 0:
+            # The slope comes from the fit; the line is anchored at the last measured knot so
+            # the function stays continuous and increasing.
+            s_last, t_last = float(s_arr[-1]), float(t_arr[-1])
+            for t in np.arange(t_last + step, 1.0 + 1e-9, step):
+                s = s_last - 10.0 * (float(t) - t_last) / slope
                 if s >= upper_bound:
                     break
                 s_arr = np.append(s_arr, s)

@@ -6,6 +6,7 @@ Everything here is synchronous and thread-safe (models are per thread); the infe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +34,8 @@ from facegate.vision.quality.landmarks68 import Landmarks68
 if TYPE_CHECKING:
     from facegate.vision.quality.occlusion import OcclusionModel
 
-# A face found upright with at least this confidence is not looked for in other orientations.
-_CONFIDENT_UPRIGHT = 0.85
+# Faces at least this fraction of the largest face's area compete on nearness to the centre.
+MAIN_FACE_AREA_RATIO = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,23 +117,40 @@ class FacePipeline:
 
     # detection -----------------------------------------------------------------------------
     def detect(self, pixels: ImageArray, *, auto_rotate: bool = False) -> Oriented:
+        """Faces of the photo; with ``auto_rotate``, of the quarter turn where they are upright.
+
+        YuNet also finds faces lying sideways or upside down, with landmarks in template order
+        whatever the face's orientation, so neither a detection nor its landmark geometry shows
+        which way is up. Its confidence does: on 300 LFW photos (250 px and 640×480) the upright
+        turn scored highest every time, by 0.035 or more in 99 % of cases. So all four turns are
+        scored and the best kept; it costs three more detections, only when asked.
+        """
         h, w = pixels.shape[:2]
-        faces = self.detector.detect(pixels)
-        best = Oriented(pixels, faces, 0, (w, h))
-        if not auto_rotate or _top_score(faces) >= _CONFIDENT_UPRIGHT:
+        best = Oriented(pixels, self.detector.detect(pixels), 0, (w, h))
+        if not auto_rotate:
             return best
-        for k in (1, 3, 2):  # sideways phone photos are far more common than upside-down ones
+        for k in (1, 2, 3):
             turned = np.ascontiguousarray(np.rot90(pixels, k))
-            cand = self.detector.detect(turned)
-            if _top_score(cand) > _top_score(best.faces):
-                best = Oriented(turned, cand, k, (w, h))
+            cand = Oriented(turned, self.detector.detect(turned), k, (w, h))
+            if _top_score(cand.faces) > _top_score(best.faces):
+                best = cand
         return best
 
     @staticmethod
-    def largest(faces: list[Face], field: str) -> Face:
+    def main_face(faces: list[Face], width: int, height: int, field: str) -> Face:
+        """The face a 1:1 comparison uses: the largest; when others come close to its size
+        (a crowd, a poster behind the subject), the one nearest the photo's centre."""
         if not faces:
             raise ImageError(Code.DETECTION_FAILED, "no face was detected", field)
-        return max(faces, key=lambda f: f.box.area)
+        largest = max(f.box.area for f in faces)
+        close = [f for f in faces if f.box.area >= MAIN_FACE_AREA_RATIO * largest]
+
+        def off_centre(f: Face) -> float:
+            cx = (f.box.left + f.box.right) / 2 - width / 2
+            cy = (f.box.top + f.box.bottom) / 2 - height / 2
+            return math.hypot(cx, cy)
+
+        return min(close, key=off_centre)
 
     # embeddings ----------------------------------------------------------------------------
     def embed(self, pixels: ImageArray, face: Face) -> tuple[FloatArray, ...]:
@@ -157,7 +175,7 @@ class FacePipeline:
         gray = np.asarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
         points = self._landmarks.predict(gray, face)
         aligned = align_face(pixels, face.landmarks)
-        size, integrity = measures.size_and_integrity(face.box, w, h)
+        size, integrity = measures.size_and_integrity(measures.face_region(face.landmarks), w, h)
         return FaceQuality(
             rect=face.box,
             pose=measures.head_pose(points, w, h),

@@ -66,7 +66,7 @@ class LocalEngine:
         if not oriented.faces:
             raise ImageError(Code.DETECTION_FAILED, "no face was detected", photo.field)
         faces = (
-            [self._pipeline.largest(oriented.faces, photo.field)]
+            [self._pipeline.main_face(oriented.faces, *_size(oriented), photo.field)]
             if largest_only
             else sorted(oriented.faces, key=_reading_order(oriented))
         )
@@ -165,6 +165,10 @@ class LocalEngine:
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _size(oriented: Oriented) -> tuple[int, int]:
+    return int(oriented.pixels.shape[1]), int(oriented.pixels.shape[0])
 
 
 def _reading_order(oriented: Oriented) -> Any:

@@ -4,9 +4,10 @@ Definitions (all documented in the README):
 
 * ``distance2center`` = max(1 − |c − image centre| / short side, 0), c = mean of the five
   landmarks (manual).
-* ``size`` = area of the face box inside the image / image area (manual: "area of the five
-  features in the image / image area"; the face box is the area the five features span).
-* ``integrity`` = area of the face box inside the image / face box area (manual).
+* ``size`` = area of the face region inside the image / image area (manual: "area of the five
+  features in the image / image area"), the face region being the footprint of the aligned
+  112×112 face crop that the five landmarks define (``face_region``).
+* ``integrity`` = area of the face region inside the image / face region area (manual).
 * ``brightness`` = (mean luma of the face box − 127.5) / 127.5, in [−1, 1].
 * ``sharpness`` = v / (v + K) with v the variance of the Laplacian of the 112×112 aligned grey
   face (so it does not depend on the photo's resolution) and K = SHARPNESS_HALF, the variance at
@@ -27,6 +28,7 @@ import cv2
 import numpy as np
 
 from facegate.core.types import Box, Face, FloatArray, ImageArray, Pose
+from facegate.vision.align import alignment_matrix
 
 SHARPNESS_HALF = 60.0
 MOUTH_OPEN_FULL = 0.6
@@ -55,10 +57,23 @@ def distance_to_center(face: Face, width: int, height: int) -> float:
     return max(1.0 - d / min(width, height), 0.0)
 
 
-def size_and_integrity(box: Box, width: int, height: int) -> tuple[float, float]:
-    inside = box.clip(width, height).area
-    size = inside / float(width * height)
-    integrity = inside / box.area if box.area > 0 else 0.0
+def face_region(landmarks: FloatArray) -> FloatArray:
+    """The face region implied by the five landmarks: the footprint in the photo of the 112×112
+    aligned face crop (a square turned with the face). Unlike the detector's box, which stops at
+    the photo's border, it extends past the border when the face is cut, because the landmarks'
+    spacing still tells the face's size."""
+    m = np.vstack([alignment_matrix(landmarks), [0.0, 0.0, 1.0]])
+    inv = np.linalg.inv(m)
+    corners = np.array([[0.0, 0.0, 1.0], [112.0, 0.0, 1.0], [112.0, 112.0, 1.0], [0.0, 112.0, 1.0]])
+    return (corners @ inv.T)[:, :2].astype(np.float32)
+
+
+def size_and_integrity(region: FloatArray, width: int, height: int) -> tuple[float, float]:
+    frame = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    inside, _ = cv2.intersectConvexConvex(region, frame)
+    total = float(cv2.contourArea(region))
+    size = float(inside) / float(width * height)
+    integrity = float(inside) / total if total > 0 else 0.0
     return min(size, 1.0), min(integrity, 1.0)
 
 
@@ -95,7 +110,14 @@ def head_pose(points68: FloatArray, width: int, height: int) -> Pose:
     image_points = points68[_MODEL_INDEX].astype(np.float64)
     # The model's y axis points up, the image's down: flip y so the fit is a proper rotation.
     model = _MODEL_POINTS * np.array([1.0, -1.0, -1.0])
-    ok, rvec, _ = cv2.solvePnP(model, image_points, camera, None, flags=cv2.SOLVEPNP_ITERATIVE)
+    # Seeded with a frontal head in front of the camera at the distance its size implies;
+    # unseeded, the solver sometimes lands on the mirror solution behind the camera.
+    eye_span = float(np.linalg.norm(points68[45] - points68[36])) or 1.0
+    rvec0 = np.zeros((3, 1))
+    tvec0 = np.array([[0.0], [0.0], [focal * 86.6 / eye_span]])
+    ok, rvec, _ = cv2.solvePnP(
+        model, image_points, camera, None, rvec0, tvec0, True, cv2.SOLVEPNP_ITERATIVE
+    )
     if not ok:
         return Pose(0.0, 0.0, _roll_from_eyes(points68))
     rot, _ = cv2.Rodrigues(rvec)

@@ -41,7 +41,7 @@ def photo_pairs(data: Path, n: int, seed: int = 0) -> list[tuple[Path, Path]]:
     return [(rng.choice(files), rng.choice(files)) for _ in range(n)]
 
 
-def start_server(port: int) -> subprocess.Popen[bytes]:
+def start_server(port: int, profile: str) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -55,6 +55,7 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
             "--log-level",
             "warning",
         ],
+        env={**os.environ, "FACEGATE_PROFILE": profile},
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -97,7 +98,7 @@ def drive(fn: Any, jobs: list[Any], concurrency: int) -> dict[str, Any]:
 
 
 def bench_facegate(
-    pairs: list[tuple[Path, Path]], concurrencies: list[int], warmup: int
+    pairs: list[tuple[Path, Path]], concurrencies: list[int], warmup: int, profile: str
 ) -> dict[str, Any]:
     settings = Settings()
     cipher = Cipher(settings.decrypt_key, settings.decrypt_iv)
@@ -111,7 +112,7 @@ def bench_facegate(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = start_server(port)
+    proc = start_server(port, profile)
     results: dict[str, Any] = {}
     try:
         with httpx.Client(
@@ -167,13 +168,15 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--warmup", type=int, default=8)
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--profile", default="default", help="the server's FACEGATE_PROFILE")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     pairs = photo_pairs(args.data, args.requests)
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count()},
         "photos": "NUAA live webcam frames, 640×480 JPEG",
-        "facegate": bench_facegate(pairs, args.concurrency, args.warmup),
+        "profile": args.profile,
+        "facegate": bench_facegate(pairs, args.concurrency, args.warmup, args.profile),
     }
     if not args.no_peer:
         result["face_recognition_peer"] = bench_peer(pairs, args.concurrency, args.warmup)

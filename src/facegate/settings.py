@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from facegate.core.crypto import IV_LENGTH, KEY_LENGTH
@@ -20,6 +20,11 @@ MANUAL_DEFAULT_KEY = "dcbbad6765e14139a07d34b92292a672"
 MANUAL_DEFAULT_IV = "df25d188a061"
 
 MiB = 1024 * 1024
+
+_SECRET_LENGTHS = {
+    "decrypt_key": ("PARAM_DECRYPT_KEY", KEY_LENGTH, "AES-256"),
+    "decrypt_iv": ("PARAM_DECRYPT_IV", IV_LENGTH, "GCM nonce"),
+}
 
 
 class Settings(BaseSettings):
@@ -44,12 +49,15 @@ class Settings(BaseSettings):
     min_image_side: int = Field(32, ge=1)
     max_image_side: int = Field(5000, ge=1)
 
-    profile: Literal["default", "accurate"] = "default"
+    profile: Literal["default", "accurate", "dlib"] = "default"
     # Detection runs on a copy whose longer side is at most this; landmarks are scaled back.
     detect_max_side: int = Field(640, ge=64, le=4096)
     detect_min_score: float = Field(0.6, gt=0.0, lt=1.0)
     # A region whose visible fraction falls below this makes check_quality answer 4004.
     occlusion_threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    # Multi-face and quality answer for at most this many faces per photo (the largest ones), so a
+    # crowd photo costs bounded time.
+    max_faces: int = Field(20, ge=1, le=500)
     # Threads that run model inference; each runs one image at a time.
     inference_threads: int = Field(2, ge=1, le=64)
 
@@ -57,23 +65,13 @@ class Settings(BaseSettings):
     detailed_messages: bool = True
     model_dir: Path | None = None
 
-    @field_validator("decrypt_key")
+    @field_validator("decrypt_key", "decrypt_iv")
     @classmethod
-    def _key_length(cls, value: str) -> str:
-        if len(value.encode("utf-8")) != KEY_LENGTH:
+    def _exact_length(cls, value: str, info: ValidationInfo) -> str:
+        name, length, why = _SECRET_LENGTHS[info.field_name or ""]
+        if len(value.encode("utf-8")) != length:
             raise ValueError(
-                f"PARAM_DECRYPT_KEY must be exactly {KEY_LENGTH} characters "
-                f"(AES-256), got {len(value)}"
-            )
-        return value
-
-    @field_validator("decrypt_iv")
-    @classmethod
-    def _iv_length(cls, value: str) -> str:
-        if len(value.encode("utf-8")) != IV_LENGTH:
-            raise ValueError(
-                f"PARAM_DECRYPT_IV must be exactly {IV_LENGTH} characters (GCM nonce), "
-                f"got {len(value)}"
+                f"{name} must be exactly {length} characters ({why}), got {len(value)}"
             )
         return value
 

@@ -219,3 +219,23 @@ def test_multiface_rects_are_in_the_sent_photos_coordinates(
     assert top >= 120
     assert bottom <= 540
     assert body["scores"][0][0] > 0.7
+
+
+def test_a_crowd_lists_at_most_max_faces_the_largest(cipher: Cipher, lfw: Path) -> None:
+    from facegate.api.app import create_app
+    from facegate.settings import Settings
+
+    people = [("Colin_Powell", 1), ("Laura_Bush", 1), ("Tony_Blair", 2)]
+    canvas = np.full((300, 900, 3), 110, dtype=np.uint8)
+    for n, (name, i) in enumerate(people):
+        face = load_rgb(lfw_photo(lfw, name, i))[40:210, 40:210]
+        size = 170 if n != 1 else 120  # the middle face is the smallest
+        face = np.asarray(Image.fromarray(face).resize((size, size)))
+        canvas[60 : 60 + size, 40 + 300 * n : 40 + 300 * n + size] = face
+    with TestClient(create_app(Settings(max_faces=2))) as small:
+        r = post_pair(small, cipher, MULTI, jpeg_bytes(canvas), lfw_photo(lfw, "Tony_Blair", 3))
+        rects = ok_body(r, ["code", "scores", "face_rects", "request_id"])["face_rects"]
+        first = rects["first_image_face_rects"]
+        assert len(first) == 2
+        assert first[0][0] < 300 and first[1][0] > 600  # Powell and Blair kept, Bush dropped
+        assert r.json()["scores"][1][0] > 0.7

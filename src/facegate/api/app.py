@@ -34,6 +34,7 @@ def build_local_engine(settings: Settings) -> InferenceEngine:
         limits=settings.image_limits,
         threads=settings.inference_threads,
         occlusion_threshold=settings.occlusion_threshold,
+        max_faces=settings.max_faces,
     )
 
 

@@ -43,12 +43,14 @@ class LocalEngine:
         limits: ImageLimits | None = None,
         threads: int = 2,
         occlusion_threshold: float = 0.5,
+        max_faces: int = 20,
     ) -> None:
         # Parallelism comes from our threads; OpenCV's own pool would oversubscribe the cores.
         cv2.setNumThreads(1)
         self._pipeline = pipeline
         self._limits = limits or ImageLimits()
         self._occlusion_threshold = occlusion_threshold
+        self._max_faces = max_faces
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="facegate-infer")
 
     async def _run(self, fn: Any, *args: Any) -> Any:
@@ -68,13 +70,18 @@ class LocalEngine:
         faces = (
             [self._pipeline.main_face(oriented.faces, *_size(oriented), photo.field)]
             if largest_only
-            else sorted(oriented.faces, key=_reading_order(oriented))
+            else self._listed_faces(oriented)
         )
         if options.check_quality:
             for face in faces:
                 self._check_occlusion(oriented, face, photo.field)
         templates = [self._pipeline.embed(oriented.pixels, f) for f in faces]
         return _Embedded(oriented, faces, templates)
+
+    def _listed_faces(self, oriented: Oriented) -> list[Face]:
+        """The largest ``max_faces`` faces, in reading order."""
+        kept = sorted(oriented.faces, key=lambda f: -f.box.area)[: self._max_faces]
+        return sorted(kept, key=_reading_order(oriented))
 
     def _check_occlusion(self, oriented: Oriented, face: Face, field: str) -> None:
         occ = self._pipeline.quality(oriented.pixels, face).occlusion
@@ -127,7 +134,7 @@ class LocalEngine:
         oriented = self._pipeline.detect(image.pixels)
         if not oriented.faces:
             raise ImageError(Code.DETECTION_FAILED, "no face was detected", photo.field)
-        faces = sorted(oriented.faces, key=_reading_order(oriented))
+        faces = self._listed_faces(oriented)
         return QualityResult([self._pipeline.quality(oriented.pixels, f) for f in faces])
 
     async def _both(

@@ -7,6 +7,8 @@ from fastapi.responses import JSONResponse
 
 from facegate.api.deps import CipherDep, EngineDep, FormDep
 from facegate.api.errors import request_id_of
+from facegate.api.forms import Form
+from facegate.core.crypto import Cipher
 from facegate.core.types import Box
 from facegate.worker.interface import Photo, PhotoOptions
 
@@ -24,12 +26,18 @@ def _rect(box: Box) -> list[int]:
     return list(box.as_ints())
 
 
+async def _photos(form: Form, cipher: Cipher) -> tuple[Photo, Photo]:
+    return (
+        Photo(FIRST, await form.encrypted(FIRST, cipher)),
+        Photo(SECOND, await form.encrypted(SECOND, cipher)),
+    )
+
+
 @router.post("/image_verification/stateless")
 async def image_verification(
     request: Request, form: FormDep, cipher: CipherDep, engine: EngineDep
 ) -> JSONResponse:
-    first = Photo(FIRST, await form.encrypted(FIRST, cipher))
-    second = Photo(SECOND, await form.encrypted(SECOND, cipher))
+    first, second = await _photos(form, cipher)
     options = PhotoOptions(
         auto_rotate=form.flag("auto_rotate"), check_quality=form.flag("check_quality")
     )
@@ -47,8 +55,7 @@ async def image_verification(
 async def multiface_verification(
     request: Request, form: FormDep, cipher: CipherDep, engine: EngineDep
 ) -> JSONResponse:
-    first = Photo(FIRST, await form.encrypted(FIRST, cipher))
-    second = Photo(SECOND, await form.encrypted(SECOND, cipher))
+    first, second = await _photos(form, cipher)
     result = await engine.multiface(
         first, second, PhotoOptions(auto_rotate=form.flag("auto_rotate"))
     )

@@ -57,6 +57,8 @@ def server() -> Iterator[str]:
     yield base
     proc.terminate()
     proc.wait(timeout=30)
+    if proc.stdout:
+        proc.stdout.close()
 
 
 def test_healthcheck_over_http(server: str) -> None:
@@ -128,8 +130,8 @@ def test_java_client_written_from_the_manual(server: str, lfw: Path, tmp_path: P
             server,
             "dcbbad6765e14139a07d34b92292a672",
             "df25d188a061",
-            str(lfw_photo(lfw, "Tony_Blair", 1)),
-            str(lfw_photo(lfw, "Tony_Blair", 3)),
+            str(lfw_photo(lfw, "Colin_Powell", 1)),  # one face each
+            str(lfw_photo(lfw, "Colin_Powell", 2)),
         ],
         capture_output=True,
         text=True,

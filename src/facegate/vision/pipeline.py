@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from facegate.core.errors import Code, ImageError
-from facegate.core.types import Box, Face, FaceQuality, FloatArray, ImageArray
+from facegate.core.types import Box, Face, FaceQuality, FloatArray, ImageArray, Occlusion
 from facegate.vision.align import align_face
 from facegate.vision.detectors.yunet import YuNetDetector
 from facegate.vision.embedders import Embedder
@@ -168,6 +168,12 @@ class FacePipeline:
         return self.calibration.calibration(similarity)
 
     # quality -------------------------------------------------------------------------------
+    def occlusion(self, pixels: ImageArray, face: Face) -> Occlusion:
+        """Occlusion alone, for check_quality: skips the 68 landmarks and the other measures."""
+        if self._occlusion is None:
+            raise RuntimeError("this pipeline was built without its quality models")
+        return self._occlusion.estimate_aligned(align_face(pixels, face.landmarks))
+
     def quality(self, pixels: ImageArray, face: Face) -> FaceQuality:
         if self._landmarks is None or self._occlusion is None:
             raise RuntimeError("this pipeline was built without its quality models")

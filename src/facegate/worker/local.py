@@ -84,7 +84,7 @@ class LocalEngine:
         return sorted(kept, key=_reading_order(oriented))
 
     def _check_occlusion(self, oriented: Oriented, face: Face, field: str) -> None:
-        occ = self._pipeline.quality(oriented.pixels, face).occlusion
+        occ = self._pipeline.occlusion(oriented.pixels, face)
         regions = {
             "left eye": occ.left_eye,
             "right eye": occ.right_eye,

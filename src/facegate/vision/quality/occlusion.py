@@ -164,9 +164,11 @@ def occlusion_features(aligned_bgr_112: ImageArray) -> FloatArray:
     # Sums run in float64: a float32 sum's rounding can depend on where the array happens to
     # sit in memory, and the weights are only reproducible if the features are bit-identical.
     lab: F64 = np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2Lab), dtype=np.float64)
-    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
-    grad: F64 = np.asarray(cv2.magnitude(gx, gy), dtype=np.float64)
+    gx = np.asarray(cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3), np.float64)
+    gy = np.asarray(cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3), np.float64)
+    # Not cv2.magnitude: its SIMD and scalar paths round differently, which again breaks
+    # bit-identical features.
+    grad: F64 = np.sqrt(gx * gx + gy * gy)
     lap: F64 = np.asarray(cv2.Laplacian(gray, cv2.CV_32F, ksize=3), dtype=np.float64)
 
     patches: F64 = np.stack(

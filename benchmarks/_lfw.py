@@ -106,8 +106,7 @@ def embed_lfw(
         oriented = pipe.detect(image.pixels, auto_rotate=False)
         if not oriented.faces:
             return False, []
-        h, w = oriented.pixels.shape[:2]
-        face = pipe.main_face(oriented.faces, w, h, rel)
+        face = pipe.main_face(oriented, rel)
         return True, list(pipe.embed(oriented.pixels, face))
 
     found = np.zeros(len(files), dtype=bool)

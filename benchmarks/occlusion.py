@@ -259,21 +259,27 @@ def print_report(res: dict[str, Any]) -> None:
             d, a = regions[n]["detected_by_kind"][k], regions[n]["auc_by_kind"][k]
             cells.append(f"{fmt(d)}[{a:.3f}]" if a is not None else "      -    ")
         print(f"  {(k + tag):26s}" + "".join(f"{c:>11s}" for c in cells))
-    print("\nnumber of occluded regions (≥ 50 % covered) behind each rate above")
-    print(head)
-    for k in gen.OCCLUDER_KINDS:
-        row = "".join(f"{regions[n]['n_occluded_by_kind'][k]:>11d}" for n in REGIONS)
-        print(f"  {k:26s}{row}")
-    print("\ndetection rate of clearly occluded regions (≥ 70 % covered)")
-    print(head)
-    for k in gen.OCCLUDER_KINDS:
-        row = "".join(f"{fmt(regions[n]['detected_clear_by_kind'][k]):>11s}" for n in REGIONS)
-        print(f"  {k:26s}{row}")
-    print("\ncollateral (a < 30 % covered region of an occluded face scored < 0.5)")
-    print(head)
-    for k in gen.OCCLUDER_KINDS:
-        row = "".join(f"{fmt(regions[n]['collateral_by_kind'][k]):>11s}" for n in REGIONS)
-        print(f"  {k:26s}{row}")
+    for title, key, cell in (
+        (
+            "number of occluded regions (≥ 50 % covered) behind each rate above",
+            "n_occluded_by_kind",
+            lambda v: f"{v:>11d}",
+        ),
+        (
+            "detection rate of clearly occluded regions (≥ 70 % covered)",
+            "detected_clear_by_kind",
+            lambda v: f"{fmt(v):>11s}",
+        ),
+        (
+            "collateral (a < 30 % covered region of an occluded face scored < 0.5)",
+            "collateral_by_kind",
+            lambda v: f"{fmt(v):>11s}",
+        ),
+    ):
+        print(f"\n{title}")
+        print(head)
+        for k in gen.OCCLUDER_KINDS:
+            print(f"  {k:26s}" + "".join(cell(regions[n][key][k]) for n in REGIONS))
     print("\nall samples")
     print(head)
     print(

@@ -29,9 +29,13 @@ def alignment_matrix(landmarks: FloatArray, size: int = 112) -> FloatArray:
 
 
 def align_face(image: ImageArray, landmarks: FloatArray, size: int = 112) -> ImageArray:
-    """The face warped so its five landmarks land on the template; out-of-image pixels are
-    black, which the occlusion model has learnt to expect at image borders."""
-    matrix = alignment_matrix(landmarks, size)
+    """The face warped so its five landmarks land on the template."""
+    return warp_to_template(image, alignment_matrix(landmarks, size), size)
+
+
+def warp_to_template(image: ImageArray, matrix: FloatArray, size: int = 112) -> ImageArray:
+    """Apply an ``alignment_matrix``; out-of-image pixels are black, which the occlusion model
+    has learnt to expect at image borders."""
     out = cv2.warpAffine(
         image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
     )

@@ -17,7 +17,7 @@ import numpy as np
 
 from facegate.core.errors import Code, ImageError
 from facegate.core.types import Box, Face, FaceQuality, FloatArray, ImageArray, Occlusion
-from facegate.vision.align import align_face
+from facegate.vision.align import align_face, alignment_matrix, warp_to_template
 from facegate.vision.detectors.yunet import YuNetDetector
 from facegate.vision.embedders import Embedder
 from facegate.vision.embedders.dlib_resnet import DlibResNetEmbedder
@@ -137,11 +137,13 @@ class FacePipeline:
         return best
 
     @staticmethod
-    def main_face(faces: list[Face], width: int, height: int, field: str) -> Face:
+    def main_face(oriented: Oriented, field: str) -> Face:
         """The face a 1:1 comparison uses: the largest; when others come close to its size
         (a crowd, a poster behind the subject), the one nearest the photo's centre."""
+        faces = oriented.faces
         if not faces:
             raise ImageError(Code.DETECTION_FAILED, "no face was detected", field)
+        height, width = oriented.pixels.shape[:2]
         largest = max(f.box.area for f in faces)
         close = [f for f in faces if f.box.area >= MAIN_FACE_AREA_RATIO * largest]
 
@@ -180,8 +182,9 @@ class FacePipeline:
         h, w = pixels.shape[:2]
         gray = np.asarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
         points = self._landmarks.predict(gray, face)
-        aligned = align_face(pixels, face.landmarks)
-        size, integrity = measures.size_and_integrity(measures.face_region(face.landmarks), w, h)
+        matrix = alignment_matrix(face.landmarks)
+        aligned = warp_to_template(pixels, matrix)
+        size, integrity = measures.size_and_integrity(measures.face_region(matrix), w, h)
         return FaceQuality(
             rect=face.box,
             pose=measures.head_pose(points, w, h),

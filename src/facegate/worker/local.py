@@ -68,7 +68,7 @@ class LocalEngine:
         if not oriented.faces:
             raise ImageError(Code.DETECTION_FAILED, "no face was detected", photo.field)
         faces = (
-            [self._pipeline.main_face(oriented.faces, *_size(oriented), photo.field)]
+            [self._pipeline.main_face(oriented, photo.field)]
             if largest_only
             else self._listed_faces(oriented)
         )
@@ -172,10 +172,6 @@ class LocalEngine:
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _size(oriented: Oriented) -> tuple[int, int]:
-    return int(oriented.pixels.shape[1]), int(oriented.pixels.shape[0])
 
 
 def _reading_order(oriented: Oriented) -> Any:

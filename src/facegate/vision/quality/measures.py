@@ -28,7 +28,6 @@ import cv2
 import numpy as np
 
 from facegate.core.types import Box, Face, FloatArray, ImageArray, Pose
-from facegate.vision.align import alignment_matrix
 
 SHARPNESS_HALF = 60.0
 MOUTH_OPEN_FULL = 0.6
@@ -57,12 +56,12 @@ def distance_to_center(face: Face, width: int, height: int) -> float:
     return max(1.0 - d / min(width, height), 0.0)
 
 
-def face_region(landmarks: FloatArray) -> FloatArray:
-    """The face region implied by the five landmarks: the footprint in the photo of the 112×112
-    aligned face crop (a square turned with the face). Unlike the detector's box, which stops at
-    the photo's border, it extends past the border when the face is cut, because the landmarks'
-    spacing still tells the face's size."""
-    m = np.vstack([alignment_matrix(landmarks), [0.0, 0.0, 1.0]])
+def face_region(alignment: FloatArray) -> FloatArray:
+    """The face region implied by the five landmarks (through their ``alignment_matrix``): the
+    footprint in the photo of the 112×112 aligned face crop (a square turned with the face).
+    Unlike the detector's box, which stops at the photo's border, it extends past the border when
+    the face is cut, because the landmarks' spacing still tells the face's size."""
+    m = np.vstack([alignment, [0.0, 0.0, 1.0]])
     inv = np.linalg.inv(m)
     corners = np.array([[0.0, 0.0, 1.0], [112.0, 0.0, 1.0], [112.0, 112.0, 1.0], [0.0, 112.0, 1.0]])
     return (corners @ inv.T)[:, :2].astype(np.float32)

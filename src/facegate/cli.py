@@ -1,4 +1,5 @@
-"""``facegate``: serve the API, encrypt a file the way clients must, check the model files."""
+"""``facegate``: serve the API, encrypt a file the way clients must, check the model files and
+install optional model packs."""
 
 from __future__ import annotations
 
@@ -68,14 +69,32 @@ def cmd_encrypt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_dir(args: argparse.Namespace) -> Path | None:
+    """``--model-dir`` when given, else ``Settings.model_dir`` (``FACEGATE_MODEL_DIR``)."""
+    from facegate.settings import Settings
+
+    if args.model_dir is not None:
+        return Path(args.model_dir)
+    settings = _settings()
+    assert isinstance(settings, Settings)
+    return settings.model_dir
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from facegate.vision.manifest import ModelIntegrityError, load_manifest, sha256_file
+    from facegate.vision.packs import pack_dir
 
     manifest = load_manifest()
+    model_dir = _model_dir(args)
     failed = 0
-    for mid, spec in manifest.models.items():
+    for mid, spec in manifest.all_models().items():
+        if spec.pack is not None and not (pack_dir(spec.pack, model_dir) / spec.path).is_file():
+            # An optional pack that is not installed is no failure; a bad installed file is.
+            hint = manifest.pack(spec.pack).install_hint
+            print(f"{mid:28} {spec.task:10} {'not installed':16} ({hint})")
+            continue
         try:
-            path = manifest.locate(mid)
+            path = manifest.locate(mid, model_dir)
             ok = sha256_file(path) == spec.sha256 if args.action == "verify" else True
             status = "ok" if ok else "SHA256 MISMATCH"
         except ModelIntegrityError as exc:
@@ -83,6 +102,25 @@ def cmd_models(args: argparse.Namespace) -> int:
         failed += not ok
         print(f"{mid:28} {spec.task:10} {status:16} {path}")
     return 1 if failed else 0
+
+
+def cmd_models_install(args: argparse.Namespace) -> int:
+    from facegate.vision.manifest import ModelIntegrityError, load_manifest
+    from facegate.vision.packs import install_pack, packs_root
+
+    manifest = load_manifest()
+    root = packs_root(_model_dir(args))
+    try:
+        pack = manifest.pack(args.name)
+        paths = install_pack(args.name, args.source, root, manifest=manifest)
+    except (ModelIntegrityError, OSError) as exc:
+        print(f"facegate: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    sha = {f.name: f.sha256 for f in pack.files}
+    print(f"installed model pack {pack.name} ({pack.license}) into {root / pack.name}:")
+    for path in paths:
+        print(f"  {sha[path.name]}  {path}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,9 +145,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     enc.set_defaults(func=cmd_encrypt)
 
-    models = sub.add_parser("models", help="list the model files or verify their sha256")
-    models.add_argument("action", choices=["list", "verify"])
-    models.set_defaults(func=cmd_models)
+    models = sub.add_parser(
+        "models", help="list the model files, verify their sha256, or install a model pack"
+    )
+    actions = models.add_subparsers(dest="action", required=True)
+    model_dir_help = "where model packs live (default: FACEGATE_MODEL_DIR, else the data dir)"
+    for action, text in (
+        ("list", "list the models and where their files are"),
+        ("verify", "check every present model file's sha256 (exit 1 on a mismatch)"),
+    ):
+        p = actions.add_parser(action, help=text)
+        p.add_argument("--model-dir", default=None, help=model_dir_help)
+        p.set_defaults(func=cmd_models)
+    install = actions.add_parser(
+        "install", help="install an optional model pack from a folder or an http(s) URL"
+    )
+    install.add_argument("name", help="the pack, e.g. minifasnet")
+    install.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="DIR_OR_URL",
+        help="a folder holding the pack's files, or a base URL serving them as URL/FILENAME",
+    )
+    install.add_argument("--model-dir", default=None, help=model_dir_help)
+    install.set_defaults(func=cmd_models_install)
     return parser
 
 

@@ -6,6 +6,7 @@ an existing deployment's environment works unchanged; everything else is ``FACEG
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from facegate.core.crypto import IV_LENGTH, KEY_LENGTH
 from facegate.core.media import ImageLimits
+from facegate.core.video import VideoLimits
 
 # The manual's published defaults: fine for a trial, refused in production (see below).
 MANUAL_DEFAULT_KEY = "dcbbad6765e14139a07d34b92292a672"
@@ -61,6 +63,22 @@ class Settings(BaseSettings):
     # Threads that run model inference; each runs one image at a time.
     inference_threads: int = Field(2, ge=1, le=64)
 
+    # Videos (manual, operation chapter 3.2): ≤ 16 MB, sides 8 … 5000 px. Their encrypted, base64
+    # and form-encoded body is about 1.4× the file, so the video endpoints take a larger body.
+    max_video_bytes: int = Field(16 * MiB, ge=1)
+    min_video_side: int = Field(8, ge=1)
+    max_video_side: int = Field(5000, ge=1)
+    max_video_body_bytes: int = Field(32 * MiB, ge=1024)
+    # Only the first seconds are analysed: enough for every cue, and it bounds the work a long
+    # upload can cause.
+    liveness_window_seconds: float = Field(6.0, ge=2.0, le=60.0)
+    liveness_sample_fps: float = Field(10.0, ge=4.0, le=30.0)
+    liveness_detect_side: int = Field(320, ge=160, le=1280)
+    # None: the threshold fitted with the fusion weights (vision/liveness/*.json).
+    liveness_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    # An installed MiniFASNet pack joins the fusion unless this is false.
+    liveness_use_pack: bool = True
+
     # False keeps error messages to the manual's exact short text (for clients that match on it).
     detailed_messages: bool = True
     model_dir: Path | None = None
@@ -84,7 +102,21 @@ class Settings(BaseSettings):
             )
         if self.min_image_side > self.max_image_side:
             raise ValueError("FACEGATE_MIN_IMAGE_SIDE exceeds FACEGATE_MAX_IMAGE_SIDE")
+        if self.min_video_side > self.max_video_side:
+            raise ValueError("FACEGATE_MIN_VIDEO_SIDE exceeds FACEGATE_MAX_VIDEO_SIDE")
         return self
+
+    @property
+    def video_limits(self) -> VideoLimits:
+        return VideoLimits(
+            max_bytes=self.max_video_bytes,
+            min_side=self.min_video_side,
+            max_side=self.max_video_side,
+            window_seconds=self.liveness_window_seconds,
+            sample_fps=self.liveness_sample_fps,
+            # Every target frame of the window: the motion cues assume the sampling rate.
+            max_frames=math.ceil(self.liveness_window_seconds * self.liveness_sample_fps),
+        )
 
     @property
     def image_limits(self) -> ImageLimits:

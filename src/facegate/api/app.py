@@ -10,14 +10,21 @@ from fastapi import FastAPI
 from facegate import __version__
 from facegate.api.errors import install_error_handlers
 from facegate.api.middleware import RequestContextMiddleware
-from facegate.api.routes import health, identity, quality
+from facegate.api.routes import health, identity, liveness, quality
 from facegate.core.crypto import Cipher
 from facegate.settings import Settings
 from facegate.worker.interface import InferenceEngine
 
+# Endpoints whose body carries a video (up to 16 MB before encryption and base64).
+VIDEO_PATHS = (
+    "/liveness/silent_detection/stateless",
+    "/identity/silent_image_verification/stateless",
+)
+
 
 def build_local_engine(settings: Settings) -> InferenceEngine:
     # Imported here so that API-only code paths (and tests with a fake engine) load no models.
+    from facegate.vision.liveness.analyzer import build_analyzer
     from facegate.vision.pipeline import FacePipeline, PipelineOptions
     from facegate.worker.local import LocalEngine
 
@@ -29,12 +36,22 @@ def build_local_engine(settings: Settings) -> InferenceEngine:
             model_dir=settings.model_dir,
         )
     )
+    liveness = build_analyzer(
+        pipeline,
+        detect_side=settings.liveness_detect_side,
+        threshold=settings.liveness_threshold,
+        use_pack=settings.liveness_use_pack,
+        model_dir=settings.model_dir,
+        threads=settings.inference_threads,
+    )
     return LocalEngine(
         pipeline,
         limits=settings.image_limits,
         threads=settings.inference_threads,
         occlusion_threshold=settings.occlusion_threshold,
         max_faces=settings.max_faces,
+        liveness=liveness,
+        video_limits=settings.video_limits,
     )
 
 
@@ -62,6 +79,11 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
     app.include_router(health.router)
     app.include_router(identity.router)
     app.include_router(quality.router)
+    app.include_router(liveness.router)
     install_error_handlers(app, detailed=settings.detailed_messages)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_limits={path: settings.max_video_body_bytes for path in VIDEO_PATHS},
+    )
     return app

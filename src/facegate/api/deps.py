@@ -34,7 +34,9 @@ def get_engine(request: Request) -> InferenceEngine:
 
 async def get_form(request: Request) -> AsyncIterator[Form]:
     settings: Settings = request.app.state.settings
-    form = await read_form(request, settings.max_body_bytes)
+    # The middleware already refused bodies over the route's limit; parts cannot exceed it.
+    limit = max(settings.max_body_bytes, settings.max_video_body_bytes)
+    form = await read_form(request, limit)
     try:
         yield form
     finally:

@@ -7,6 +7,7 @@ never buffered.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,9 +17,16 @@ _BODY_METHODS = {b"POST", b"PUT", b"PATCH"}
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        body_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_limits = dict(body_limits or {})  # per path, where it differs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,11 +44,12 @@ class RequestContextMiddleware:
             if length < 0:
                 await _reply(send, 400, "invalid Content-Length header", request_id, code=1200)
                 return
-            if length > self.max_body_bytes:
+            limit = self.body_limits.get(scope["path"], self.max_body_bytes)
+            if length > limit:
                 await _reply(
                     send,
                     413,
-                    f"payload too large: {length} bytes, the limit is {self.max_body_bytes}",
+                    f"payload too large: {length} bytes, the limit is {limit}",
                     request_id,
                 )
                 return

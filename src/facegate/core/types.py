@@ -101,3 +101,22 @@ class MultiFaceResult:
 @dataclass(frozen=True, slots=True)
 class QualityResult:
     faces: list[FaceQuality]
+
+
+@dataclass(frozen=True, slots=True)
+class LivenessOutcome:
+    """Silent liveness of a video as the API reports it; the images are JPEG bytes, present only
+    when asked for and when the check passed."""
+
+    passed: bool
+    score: float
+    status: str  # "ok", "hack" or "short_time"
+    image_timestamp: float | None = None
+    image_jpeg: bytes | None = None
+    face_jpeg: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SilentVerifyResult:
+    liveness: LivenessOutcome
+    verification_score: float | None  # None unless the liveness check passed

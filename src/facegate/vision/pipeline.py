@@ -110,6 +110,12 @@ class FacePipeline:
             self._occlusion = OcclusionModel(path(OcclusionModel.id))
 
     @property
+    def landmarks(self) -> Landmarks68:
+        if self._landmarks is None:
+            raise RuntimeError("this pipeline was built without the quality models")
+        return self._landmarks
+
+    @property
     def calibration(self) -> ProfileCalibration:
         if self._calibration is None:
             raise RuntimeError("this pipeline was built without its calibration")

@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from facegate.core.types import MultiFaceResult, QualityResult, VerifyResult
+from facegate.core.types import (
+    LivenessOutcome,
+    MultiFaceResult,
+    QualityResult,
+    SilentVerifyResult,
+    VerifyResult,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +31,18 @@ class PhotoOptions:
     check_quality: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Video:
+    field: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class VideoOptions:
+    return_image: bool = False
+    return_face_image: bool = False
+
+
 class InferenceEngine(Protocol):
     async def verify(self, first: Photo, second: Photo, options: PhotoOptions) -> VerifyResult: ...
 
@@ -33,6 +51,14 @@ class InferenceEngine(Protocol):
     ) -> MultiFaceResult: ...
 
     async def quality(self, photo: Photo) -> QualityResult: ...
+
+    async def silent_liveness(self, video: Video, options: VideoOptions) -> LivenessOutcome:
+        """Video errors are ``FacegateError`` 2008; no face in any frame is 4007."""
+        ...
+
+    async def silent_verify(
+        self, video: Video, photo: Photo, photo_options: PhotoOptions, options: VideoOptions
+    ) -> SilentVerifyResult: ...
 
     def describe(self) -> dict[str, Any]:
         """Models, profile and calibration in use, for status endpoints and logs."""

@@ -14,18 +14,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import cv2
+import numpy as np
 
-from facegate.core.errors import Code, ImageError
+from facegate.core.errors import Code, FacegateError, ImageError
 from facegate.core.media import ImageLimits, decode_image
 from facegate.core.types import (
     Face,
     FloatArray,
+    ImageArray,
+    LivenessOutcome,
     MultiFaceResult,
     QualityResult,
+    SilentVerifyResult,
     VerifyResult,
 )
+from facegate.core.video import VideoLimits, decode_video
+from facegate.vision.liveness.analyzer import LivenessAnalyzer, LivenessResult, face_crop
 from facegate.vision.pipeline import FacePipeline, Oriented
-from facegate.worker.interface import Photo, PhotoOptions
+from facegate.worker.interface import Photo, PhotoOptions, Video, VideoOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +50,8 @@ class LocalEngine:
         threads: int = 2,
         occlusion_threshold: float = 0.5,
         max_faces: int = 20,
+        liveness: LivenessAnalyzer | None = None,
+        video_limits: VideoLimits | None = None,
     ) -> None:
         # Parallelism comes from our threads; OpenCV's own pool would oversubscribe the cores.
         cv2.setNumThreads(1)
@@ -51,6 +59,8 @@ class LocalEngine:
         self._limits = limits or ImageLimits()
         self._occlusion_threshold = occlusion_threshold
         self._max_faces = max_faces
+        self._liveness = liveness
+        self._video_limits = video_limits or VideoLimits()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="facegate-infer")
 
     async def _run(self, fn: Any, *args: Any) -> Any:
@@ -161,17 +171,92 @@ class LocalEngine:
         assert isinstance(b, _Embedded)
         return a, b
 
+    # --- videos ------------------------------------------------------------------------------
+    def _analyzer(self) -> LivenessAnalyzer:
+        if self._liveness is None:
+            raise RuntimeError("this engine was built without the liveness analyser")
+        return self._liveness
+
+    def _liveness_sync(self, video: Video) -> LivenessResult:
+        decoded = decode_video(video.data, self._video_limits)
+        return self._analyzer().analyze(decoded)
+
+    async def silent_liveness(self, video: Video, options: VideoOptions) -> LivenessOutcome:
+        self._analyzer()
+        result: LivenessResult = await self._run(self._liveness_sync, video)
+        return _outcome(result, options)
+
+    async def silent_verify(
+        self, video: Video, photo: Photo, photo_options: PhotoOptions, options: VideoOptions
+    ) -> SilentVerifyResult:
+        self._analyzer()
+        loop = asyncio.get_running_loop()
+        embed = functools.partial(
+            self._embed_photo,
+            options=photo_options,
+            largest_only=True,
+            corrupt_code=Code.INVALID_IMAGE_TYPE,
+        )
+        # Both run at once; the video's error is reported first, as its parameter comes first.
+        live_r, photo_r = await asyncio.gather(
+            loop.run_in_executor(self._pool, self._liveness_sync, video),
+            loop.run_in_executor(self._pool, embed, photo),
+            return_exceptions=True,
+        )
+        for r in (live_r, photo_r):
+            if isinstance(r, BaseException):
+                raise r
+        assert isinstance(live_r, LivenessResult)
+        assert isinstance(photo_r, _Embedded)
+        score: float | None = None
+        if live_r.passed and live_r.selected is not None:
+            sel = live_r.selected
+            frame_template = await self._run(self._pipeline.embed, sel.pixels, sel.face)
+            sim = self._pipeline.similarity(frame_template, photo_r.templates[0])
+            score = self._pipeline.score(sim)
+        return SilentVerifyResult(_outcome(live_r, options), score)
+
     def describe(self) -> dict[str, Any]:
         p = self._pipeline
-        return {
+        out: dict[str, Any] = {
             "profile": p.profile.name,
             "models": {mid: p.manifest.models[mid].sha256 for mid in p.profile.model_ids},
             "embedding_contract": p.calibration.contract,
             "calibration": p.calibration.calibration.meta,
         }
+        if self._liveness is not None:
+            out["liveness"] = {
+                "fusion": self._liveness.video_fusion.name,
+                "threshold": self._liveness.threshold,
+                "pack": self._liveness.pack is not None,
+            }
+        return out
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._liveness is not None:
+            self._liveness.close()
+
+
+def _jpeg(pixels: ImageArray) -> bytes:
+    ok, buf = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    if not ok:
+        raise FacegateError(Code.INVALID_VIDEO, "the selected frame could not be encoded")
+    return bytes(np.asarray(buf).tobytes())
+
+
+def _outcome(result: LivenessResult, options: VideoOptions) -> LivenessOutcome:
+    sel = result.selected if result.passed else None
+    return LivenessOutcome(
+        passed=result.passed,
+        score=result.score,
+        status=result.status,
+        image_timestamp=sel.timestamp if sel is not None and options.return_image else None,
+        image_jpeg=_jpeg(sel.pixels) if sel is not None and options.return_image else None,
+        face_jpeg=(
+            _jpeg(face_crop(sel)) if sel is not None and options.return_face_image else None
+        ),
+    )
 
 
 def _reading_order(oriented: Oriented) -> Any:

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from facegate.api.deps import CipherDep, EngineDep, FormDep
 from facegate.api.errors import request_id_of
 from facegate.api.forms import Form
+from facegate.api.routes.liveness import liveness_fields, read_video
 from facegate.core.crypto import Cipher
 from facegate.core.types import Box
 from facegate.worker.interface import Photo, PhotoOptions
@@ -16,6 +17,7 @@ router = APIRouter(prefix="/identity")
 
 FIRST = "first_encrypted_image"
 SECOND = "second_encrypted_image"
+IMAGE = "encrypted_image"
 
 
 def _score(value: float) -> float:
@@ -70,3 +72,23 @@ async def multiface_verification(
             "request_id": request_id_of(request),
         }
     )
+
+
+@router.post("/silent_image_verification/stateless")
+async def silent_image_verification(
+    request: Request, form: FormDep, cipher: CipherDep, engine: EngineDep
+) -> JSONResponse:
+    video, options, return_status = await read_video(form, cipher)
+    photo = Photo(IMAGE, await form.encrypted(IMAGE, cipher))
+    photo_options = PhotoOptions(
+        auto_rotate=form.flag("auto_rotate"), check_quality=form.flag("check_quality")
+    )
+    result = await engine.silent_verify(video, photo, photo_options, options)
+    extra = (
+        {"verification_score": _score(result.verification_score)}
+        if result.verification_score is not None
+        else {}
+    )
+    body = liveness_fields(result.liveness, return_status, extra)
+    body["request_id"] = request_id_of(request)
+    return JSONResponse(body)

@@ -22,6 +22,7 @@ class YuNetDetector:
         top_k: int = 5000,
     ) -> None:
         self._max_side = max_side
+        self.min_score = min_score
         self._nets = PerThread(
             lambda: cv2.FaceDetectorYN.create(
                 str(model_path), "", (320, 320), min_score, nms_threshold, top_k

@@ -1,0 +1,190 @@
+"""Fit the liveness fusion weights and thresholds, and write them as data.
+
+    python benchmarks/fit_liveness.py --data ../shared/data [--synth DIR] [--pack DIR] [--write]
+
+Video fusion: live = the live clips cut into 3.5 s windows; attack = the synthetic print and
+replay videos (``synth_attacks.py``). The two real replay videos are NOT used: they stay a test.
+Still fusion (frame-level, for the benchmark on NUAA and MSU): their live and attack photos.
+
+Each fusion is a logistic regression on standardised cues (class-balanced, L2). Its quality is
+estimated by grouped 5-fold cross-validation — a person's or a clip's samples (a live clip and
+the replays made from it) are never split between training and test — and the threshold is set
+on the cross-validated live scores, so that it is not tuned on the very scores it is applied to.
+``--pack DIR`` (the pack root, e.g. ``$FACEGATE_MODEL_DIR``) adds the MiniFASNet score as a cue
+and fits the ``*_minifasnet.json`` files too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _liveness import (
+    SYNTH_DIR,
+    Sample,
+    feature_table,
+    live_windows,
+    real_videos,
+    stills,
+    synthetic_videos,
+)
+from facegate.settings import Settings
+from facegate.vision.liveness.fusion import Fusion, fusion_file
+
+OUT_DIR = Path(__file__).resolve().parents[1] / "src" / "facegate" / "vision" / "liveness"
+
+VIDEO_CUES = (
+    "nonrigid_med",
+    "nonrigid_p90",
+    "independence",
+    "ring_vs_bg",
+    "blink",
+    "mouth",
+    "pulse",
+    "hf_ratio",
+    "spectral_peak",
+    "saturation",
+    "contrast",
+    "specular",
+    "edges",
+)
+STILL_CUES = ("hf_ratio", "spectral_peak", "saturation", "contrast", "specular", "edges")
+# The live share of cross-validated live samples the threshold must pass.
+TARGET_BPCER = 0.02
+C = 0.3
+
+
+def matrix(
+    samples: list[Sample], table: dict[str, dict[str, float] | None], cues: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Sample]]:
+    rows, labels, groups, kept = [], [], [], []
+    for s in samples:
+        f = table.get(s.id)
+        if f is None or any(c not in f for c in cues):
+            continue
+        rows.append([f[c] for c in cues])
+        labels.append(1 if s.kind == "live" else 0)
+        groups.append(s.group)
+        kept.append(s)
+    return np.array(rows, float), np.array(labels), np.array(groups), kept
+
+
+def _z(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    # As the server does: an unmeasured cue (NaN) is weighed as average (z = 0).
+    return np.nan_to_num(np.clip((x - mean) / scale, -6, 6), nan=0.0)
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, LogisticRegression]:
+    mean, scale = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
+    scale[~(scale > 1e-9)] = 1.0
+    mean = np.nan_to_num(mean)
+    z = _z(x, mean, scale)
+    model = LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit(z, y)
+    return mean, scale, model
+
+
+def _predict(x: np.ndarray, mean: np.ndarray, scale: np.ndarray, m: LogisticRegression) -> Any:
+    return m.predict_proba(_z(x, mean, scale))[:, 1]
+
+
+def rates(scores: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, float]:
+    live, attack = scores[y == 1], scores[y == 0]
+    bpcer = float((live < threshold).mean()) if len(live) else float("nan")
+    apcer = float((attack >= threshold).mean()) if len(attack) else float("nan")
+    return {"apcer": apcer, "bpcer": bpcer, "acer": (apcer + bpcer) / 2}
+
+
+def apcer_at_bpcer(scores: np.ndarray, y: np.ndarray, bpcer: float) -> float:
+    t = float(np.quantile(scores[y == 1], bpcer))
+    return float((scores[y == 0] >= t).mean())
+
+
+def fit_fusion(
+    name: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray, cues: tuple[str, ...]
+) -> tuple[Fusion, np.ndarray]:
+    folds = GroupKFold(n_splits=min(5, len(set(groups.tolist()))))
+    cv = np.zeros(len(y))
+    for train, test in folds.split(x, y, groups):
+        mean, scale, m = _fit(x[train], y[train])
+        cv[test] = _predict(x[test], mean, scale, m)
+    threshold = float(np.quantile(cv[y == 1], TARGET_BPCER))
+    mean, scale, m = _fit(x, y)
+    info = {
+        "fitted_by": "benchmarks/fit_liveness.py",
+        "n_live": int((y == 1).sum()),
+        "n_attack": int((y == 0).sum()),
+        "cv_at_threshold": rates(cv, y, threshold),
+        "cv_apcer_at_bpcer_5pct": apcer_at_bpcer(cv, y, 0.05),
+        "threshold_rule": f"{TARGET_BPCER:.0%} quantile of the cross-validated live scores",
+    }
+    fusion = Fusion(
+        name=name,
+        features=cues,
+        mean=tuple(float(v) for v in mean),
+        scale=tuple(float(v) for v in scale),
+        weights=tuple(float(v) for v in m.coef_[0]),
+        bias=float(m.intercept_[0]),
+        threshold=round(threshold, 4),
+        info=info,
+    )
+    return fusion, cv
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--synth", type=Path, default=SYNTH_DIR)
+    ap.add_argument("--pack", type=Path, default=None, help="model pack root with minifasnet/")
+    ap.add_argument("--write", action="store_true", help="write the fusion JSON files")
+    args = ap.parse_args()
+    settings = Settings()
+
+    video_samples = live_windows(args.data, settings.video_limits) + synthetic_videos(args.synth)
+    real = real_videos(args.data)
+    still_samples = stills(args.data)
+    name = "pack" if args.pack else "default"
+    vt = feature_table(video_samples + real, settings, args.pack, name=f"video-{name}")
+    st = feature_table(still_samples, settings, args.pack, name=f"still-{name}")
+
+    variants = [(False, VIDEO_CUES, STILL_CUES)]
+    if args.pack:
+        variants.append((True, (*VIDEO_CUES, "pack"), (*STILL_CUES, "pack")))
+    report: dict[str, Any] = {}
+    for with_pack, vcues, scues in variants:
+        label = "with_pack" if with_pack else "default"
+        x, y, g, kept = matrix(video_samples, vt, vcues)
+        vf, cv = fit_fusion(f"video-{label}", x, y, g, vcues)
+        xr, _, _, real_kept = matrix(real, vt, vcues)
+        real_scores = [vf.score(dict(zip(vcues, row, strict=True))) for row in xr]
+        xs, ys, gs, _ = matrix(still_samples, st, scues)
+        sf, _ = fit_fusion(f"still-{label}", xs, ys, gs, scues)
+        print(f"\n== {label}: video fusion on {len(y)} samples, threshold {vf.threshold}")
+        print(json.dumps(vf.info, indent=1))
+        for cue, w in sorted(zip(vcues, vf.weights, strict=True), key=lambda t: -abs(t[1])):
+            print(f"   {cue:14} {w:+.2f}")
+        for s, sc in zip(real_kept, real_scores, strict=True):
+            verdict = "pass" if sc >= vf.threshold else "FAIL"
+            print(f"   real {s.kind:6} {s.path.name:45} {sc:.3f} {verdict}")
+        print(f"== {label}: still fusion, threshold {sf.threshold}")
+        print(json.dumps(sf.info, indent=1))
+        worst = sorted((float(cv[i]), kept[i].id) for i in range(len(y)) if y[i] == 1)[:5]
+        print("   lowest cross-validated live windows:", worst)
+        report[label] = {"video": vf.to_dict(), "still": sf.to_dict()}
+        if args.write:
+            for kind, fusion in (("video", vf), ("still", sf)):
+                path = OUT_DIR / fusion_file(kind, with_pack)
+                path.write_text(json.dumps(fusion.to_dict(), indent=1) + "\n")
+                print(f"   wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

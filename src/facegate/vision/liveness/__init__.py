@@ -1,0 +1,1 @@
+"""Passive liveness: video cues, their fusion, and optional frame-level model packs."""

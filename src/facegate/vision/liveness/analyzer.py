@@ -1,0 +1,246 @@
+"""Silent liveness of a video: track the main face, measure the cues, fuse, pick a frame.
+
+The analyser works on the frames ``core.video.decode_video`` sampled (about 10 per second of the
+first seconds). Detection and landmarks, the costly per-frame part, run on a small pool of
+threads of its own, so one request uses both cores; the cues themselves take a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from facegate.core.errors import Code, FacegateError
+from facegate.core.types import Box, Face, ImageArray
+from facegate.core.video import DecodedVideo, VideoFrame
+from facegate.vision.align import align_face
+from facegate.vision.detectors.yunet import YuNetDetector
+from facegate.vision.liveness import cues
+from facegate.vision.liveness.fusion import Fusion, load_fusion
+from facegate.vision.liveness.minifasnet import MiniFASNet
+from facegate.vision.liveness.track import main_face_of, track_main_face, visible_seconds
+from facegate.vision.pipeline import FacePipeline
+from facegate.vision.quality.landmarks68 import Landmarks68
+from facegate.vision.quality.measures import head_pose, sharpness
+
+Status = Literal["ok", "hack", "short_time"]
+
+# Texture and the frame model look at this many frames spread over the track: more add little
+# (neighbouring frames share their texture) and cost ~10 ms each.
+TEXTURE_FRAMES = 6
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedFrame:
+    """The frame a client gets back and the 1:1 comparison uses: sharp, frontal, eyes open."""
+
+    timestamp: float
+    pixels: ImageArray
+    face: Face
+
+
+@dataclass(frozen=True, slots=True)
+class LivenessResult:
+    status: Status
+    passed: bool
+    score: float
+    threshold: float
+    visible_seconds: float
+    selected: SelectedFrame | None
+    cues: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LivenessConfig:
+    min_visible_seconds: float = 2.0
+    threshold: float | None = None  # None: the fusion file's own threshold
+
+
+class LivenessAnalyzer:
+    def __init__(
+        self,
+        detector: YuNetDetector,
+        landmarks: Landmarks68,
+        video_fusion: Fusion,
+        still_fusion: Fusion,
+        pack: MiniFASNet | None = None,
+        *,
+        config: LivenessConfig | None = None,
+        threads: int = 2,
+    ) -> None:
+        self._detector = detector
+        self._landmarks = landmarks
+        self.video_fusion = video_fusion
+        self.still_fusion = still_fusion
+        self.pack = pack
+        self.config = config or LivenessConfig()
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="facegate-frames")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def threshold(self) -> float:
+        t = self.config.threshold
+        return self.video_fusion.threshold if t is None else t
+
+    # --- per frame, on the pool --------------------------------------------------------------
+    def _detect(self, frame: VideoFrame) -> tuple[list[Face], ImageArray]:
+        gray = np.asarray(cv2.cvtColor(frame.pixels, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+        return self._detector.detect(frame.pixels), gray
+
+    def _observe(self, args: tuple[int, float, Face, ImageArray]) -> cues.Observation:
+        index, timestamp, face, gray = args
+        return cues.Observation(index, timestamp, face, self._landmarks.predict(gray, face))
+
+    def _frame_cues(self, pixels: ImageArray, gray: ImageArray, box: Box) -> dict[str, float]:
+        out = cues.texture_cues(pixels, box) or {}
+        out["edges"] = cues.edge_cue(gray, box)
+        if self.pack is not None:
+            p = min(max(self.pack.score(pixels, box), 1e-4), 1 - 1e-4)
+            out["pack"] = math.log(p / (1 - p))
+        return out
+
+    # --- a video -----------------------------------------------------------------------------
+    def observe(self, frames: Sequence[VideoFrame]) -> tuple[list[cues.Observation], float]:
+        """The tracked face's observations and the seconds it is visible."""
+        if not frames:
+            return [], 0.0
+        detected = list(self._pool.map(self._detect, frames))
+        h, w = frames[0].pixels.shape[:2]
+        track = track_main_face([d for d, _ in detected], w, h)
+        visible = visible_seconds(track, [f.timestamp for f in frames])
+        jobs = [
+            (i, frames[i].timestamp, face, detected[i][1])
+            for i, face in enumerate(track)
+            if face is not None
+        ]
+        return list(self._pool.map(self._observe, jobs)), visible
+
+    def video_cues(
+        self, frames: Sequence[VideoFrame], observations: Sequence[cues.Observation]
+    ) -> dict[str, float]:
+        grays = [
+            np.asarray(cv2.cvtColor(f.pixels, cv2.COLOR_BGR2GRAY), dtype=np.uint8) for f in frames
+        ]
+        values: dict[str, float] = {}
+        values.update(cues.shape_cues(observations))
+        values.update(cues.motion_cues(grays, observations))
+        values.update(cues.pulse_cue([f.pixels for f in frames], observations))
+        step = max(1, len(observations) // TEXTURE_FRAMES)
+        picked = list(observations[::step])[:TEXTURE_FRAMES]
+        per_frame = list(
+            self._pool.map(
+                lambda o: self._frame_cues(frames[o.index].pixels, grays[o.index], o.face.box),
+                picked,
+            )
+        )
+        for name in {k for d in per_frame for k in d}:
+            vals = [d[name] for d in per_frame if name in d]
+            values[name] = float(np.mean(vals))
+        return values
+
+    def analyze(self, video: DecodedVideo) -> LivenessResult:
+        frames = video.frames
+        observations, visible = self.observe(frames)
+        if not observations:
+            raise FacegateError(Code.LIVENESS_SILENT_CHECK_FAILED, "no face was found in the video")
+        values = self.video_cues(frames, observations)
+        score = self.video_fusion.score(values)
+        threshold = self.threshold
+        status: Status
+        if visible < self.config.min_visible_seconds:
+            status = "short_time"
+        else:
+            status = "ok" if score >= threshold else "hack"
+        selected = self._select(frames, observations) if status == "ok" else None
+        values["visible_seconds"] = visible
+        return LivenessResult(
+            status=status,
+            passed=status == "ok",
+            score=score,
+            threshold=threshold,
+            visible_seconds=visible,
+            selected=selected,
+            cues=values,
+        )
+
+    def _select(
+        self, frames: Sequence[VideoFrame], observations: Sequence[cues.Observation]
+    ) -> SelectedFrame:
+        ears = np.array([cues.eye_aspect_ratio(o.points) for o in observations])
+        open_level = float(np.percentile(ears, 90)) or 1.0
+
+        def quality(o: cues.Observation) -> float:
+            pixels = frames[o.index].pixels
+            h, w = pixels.shape[:2]
+            aligned = cv2.cvtColor(align_face(pixels, o.face.landmarks), cv2.COLOR_BGR2GRAY)
+            pose = head_pose(o.points, w, h)
+            frontal = math.exp(-(pose.yaw**2 + pose.pitch**2) / (2 * 15.0**2))
+            eyes = min(cues.eye_aspect_ratio(o.points) / open_level, 1.0)
+            sharp = sharpness(np.asarray(aligned, dtype=np.uint8))
+            return sharp * frontal * eyes**2 * o.face.score
+
+        best = max(observations, key=quality)
+        frame = frames[best.index]
+        return SelectedFrame(frame.timestamp, frame.pixels, best.face)
+
+    # --- a single photo (benchmarks on still attacks) ----------------------------------------
+    def still_cues(self, pixels: ImageArray) -> dict[str, float] | None:
+        faces = self._detector.detect(pixels)
+        if not faces:
+            return None
+        h, w = pixels.shape[:2]
+        face = main_face_of(faces, w, h)
+        gray = np.asarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+        return self._frame_cues(pixels, gray, face.box)
+
+    def still_score(self, pixels: ImageArray) -> float | None:
+        values = self.still_cues(pixels)
+        return None if values is None else self.still_fusion.score(values)
+
+
+def face_crop(selected: SelectedFrame, margin: float = 0.3) -> ImageArray:
+    """The selected face with ``margin`` of its box size around it, clipped to the frame."""
+    b = selected.face.box
+    dx, dy = b.width * margin, b.height * margin
+    h, w = selected.pixels.shape[:2]
+    x0, y0, x1, y1 = Box(b.left - dx, b.top - dy, b.right + dx, b.bottom + dy).clip(w, h).as_ints()
+    return np.ascontiguousarray(selected.pixels[y0:y1, x0:x1])
+
+
+def build_analyzer(
+    pipeline: FacePipeline,
+    *,
+    detect_side: int = 320,
+    threshold: float | None = None,
+    use_pack: bool = True,
+    model_dir: Path | None = None,
+    threads: int = 2,
+) -> LivenessAnalyzer:
+    """The analyser sharing the pipeline's models, with the MiniFASNet pack when installed."""
+    from facegate.vision.packs import packs_root
+
+    pack = MiniFASNet.load(packs_root(model_dir)) if use_pack else None
+    detector = YuNetDetector(
+        pipeline.manifest.verified_path(pipeline.profile.detector, model_dir),
+        max_side=detect_side,
+        min_score=pipeline.detector.min_score,
+    )
+    with_pack = pack is not None
+    return LivenessAnalyzer(
+        detector,
+        pipeline.landmarks,
+        load_fusion("video", with_pack),
+        load_fusion("still", with_pack),
+        pack,
+        config=LivenessConfig(threshold=threshold),
+        threads=threads,
+    )

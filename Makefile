@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 HOST   ?= 0.0.0.0
 PORT   ?= 3000
 
-.PHONY: install serve test lint typecheck pytest bench-verification bench-latency calibrate clean
+.PHONY: install serve test lint typecheck pytest bench-verification bench-latency calibrate \
+	synth-attacks fit-liveness bench-liveness clean
 
 install: $(VENV)/.installed
 
@@ -34,7 +35,7 @@ test: lint typecheck pytest
 # The face_recognition peer pulls `dlib` from source by its metadata; dlib-bin already provides it.
 $(VENV)/.bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet --no-deps face-recognition==1.3.0
-	$(BIN)/python -m pip install --quiet Click
+	$(BIN)/python -m pip install --quiet Click scikit-learn
 	touch $@
 
 bench-verification: install
@@ -42,6 +43,22 @@ bench-verification: install
 
 bench-latency: $(VENV)/.bench
 	$(BIN)/python benchmarks/latency.py --json benchmarks/results/latency.json
+
+# Liveness: synthetic attacks (benchmarks/.cache/synth), the fusion fit, and the measurement.
+# MINIFASNET names a folder or URL holding the optional pack; it is installed into the default
+# model directory so that the "with_pack" figures can be taken.
+MINIFASNET ?= ../shared/models/minifasnet
+
+synth-attacks: install
+	$(BIN)/python benchmarks/synth_attacks.py --data ../shared/data
+
+fit-liveness: $(VENV)/.bench
+	$(BIN)/facegate models install minifasnet --from $(MINIFASNET)
+	$(BIN)/python benchmarks/fit_liveness.py --data ../shared/data --write
+
+bench-liveness: $(VENV)/.bench
+	$(BIN)/facegate models install minifasnet --from $(MINIFASNET)
+	$(BIN)/python benchmarks/liveness.py --data ../shared/data --json benchmarks/results/liveness.json
 
 calibrate: install
 	$(BIN)/python benchmarks/calibrate.py --data ../shared/data/lfw

@@ -36,6 +36,29 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def pack_source() -> Path:
+    """The MiniFASNet pack's files (FACEGATE_TEST_MODELS, default ../shared/models)."""
+    folder = (ROOT / os.environ.get("FACEGATE_TEST_MODELS", "../shared/models")).resolve()
+    folder = folder / "minifasnet"
+    if not folder.is_dir():
+        pytest.skip(
+            f"model pack files not found at {folder} "
+            "(set FACEGATE_TEST_MODELS to the folder that holds minifasnet/)"
+        )
+    return folder
+
+
+@pytest.fixture(scope="session")
+def pack_model_dir(pack_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model directory with the MiniFASNet pack installed from ``pack_source``."""
+    from facegate.vision.packs import install_pack
+
+    root = tmp_path_factory.mktemp("model_dir")
+    install_pack("minifasnet", str(pack_source), root)
+    return root
+
+
+@pytest.fixture(scope="session")
 def lfw(data_dir: Path) -> Path:
     return data_dir / "lfw"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import socket
 import threading
@@ -24,24 +23,8 @@ from facegate.vision.packs import (
     packs_root,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 PACK = "minifasnet"
 V2 = "minifasnet_v2_80x80_fp32"
-
-
-def models_root() -> Path:
-    return (ROOT / os.environ.get("FACEGATE_TEST_MODELS", "../shared/models")).resolve()
-
-
-@pytest.fixture(scope="module")
-def pack_source() -> Path:
-    folder = models_root() / PACK
-    if not folder.is_dir():
-        pytest.skip(
-            f"model pack files not found at {folder} "
-            "(set FACEGATE_TEST_MODELS to the folder that holds minifasnet/)"
-        )
-    return folder
 
 
 def writable_copy(src: Path, dst: Path) -> Path:

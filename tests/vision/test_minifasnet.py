@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
@@ -19,26 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 FRAMES_PER_CLASS = 30
 
 
-def models_root() -> Path:
-    return (ROOT / os.environ.get("FACEGATE_TEST_MODELS", "../shared/models")).resolve()
-
-
 @pytest.fixture(scope="module")
-def pack_source() -> Path:
-    folder = models_root() / "minifasnet"
-    if not folder.is_dir():
-        pytest.skip(
-            f"model pack files not found at {folder} "
-            "(set FACEGATE_TEST_MODELS to the folder that holds minifasnet/)"
-        )
-    return folder
-
-
-@pytest.fixture(scope="module")
-def model_dir(pack_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("model_dir")
-    install_pack("minifasnet", str(pack_source), root)
-    return root
+def model_dir(pack_model_dir: Path) -> Path:
+    return pack_model_dir
 
 
 @pytest.fixture(scope="module")

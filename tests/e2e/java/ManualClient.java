@@ -1,6 +1,7 @@
 // A SenseID client as a Java developer would write it from the API manual alone:
 // AES/GCM/NoPadding with the key and IV as UTF-8 bytes and a 128-bit tag, standard Base64,
-// Apache HttpClient 4 with UrlEncodedFormEntity. Usage: ManualClient BASE_URL KEY IV IMG1 IMG2
+// Apache HttpClient 4 with UrlEncodedFormEntity, the request shapes of the manual's samples.
+// Usage: ManualClient BASE_URL KEY IV IMG1 IMG2 [VIDEO]
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Paths;
@@ -55,6 +56,25 @@ public class ManualClient {
             List<NameValuePair> one = new ArrayList<>();
             one.add(new BasicNameValuePair("encrypted_image", a));
             call(http, base + "/quality/face/stateless", one);
+
+            if (args.length > 5) {  // manual 3.1 and 1.4, as their Java samples send them
+                String video = seal(Files.readAllBytes(Paths.get(args[5])), key, iv);
+                List<NameValuePair> silent = new ArrayList<>();
+                silent.add(new BasicNameValuePair("encrypted_video", video));
+                silent.add(new BasicNameValuePair("return_image", "true"));
+                silent.add(new BasicNameValuePair("return_face_image", "true"));
+                silent.add(new BasicNameValuePair("return_status", "true"));
+                call(http, base + "/liveness/silent_detection/stateless", silent);
+
+                List<NameValuePair> both = new ArrayList<>();
+                both.add(new BasicNameValuePair("encrypted_video", video));
+                both.add(new BasicNameValuePair("encrypted_image", a));
+                both.add(new BasicNameValuePair("auto_rotate", "true"));
+                both.add(new BasicNameValuePair("return_image", "true"));
+                both.add(new BasicNameValuePair("return_face_image", "true"));
+                both.add(new BasicNameValuePair("return_status", "true"));
+                call(http, base + "/identity/silent_image_verification/stateless", both);
+            }
         }
     }
 }

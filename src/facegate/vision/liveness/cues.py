@@ -29,8 +29,9 @@ Texture (one frame is enough, so stills use these too):
   (moiré, halftone); skin does not.
 * ``saturation``, ``contrast``, ``specular``: screens and prints compress colour and contrast and
   reflect lights as broad glare.
-* ``edges``: long straight segments in a band around the face — a paper edge or a bezel — in
-  units of the face width.
+* ``moire``: the same peak measure on the face's centre at native resolution.
+* ``edges``, ``enclosure``: long straight segments in a band around the face — a paper edge or a
+  bezel — their length in face widths, and on how many sides of the face they run.
 """
 
 from __future__ import annotations
@@ -303,18 +304,25 @@ def texture_cues(pixels: ImageArray, box: Box) -> dict[str, float] | None:
 
 # LSD keeps scratch state per call: one per thread, as for the other OpenCV models.
 _LSD = PerThread(cv2.createLineSegmentDetector)
+# Outer limit of the band searched for a paper edge or a bezel, in face-box sizes.
+EDGE_BAND = 3.5
 
 
-def edge_cue(gray: ImageArray, box: Box) -> float:
-    """Total length of long straight segments in the band 1.2–3.5× the face box, in face widths."""
+def edge_cues(gray: ImageArray, box: Box) -> dict[str, float]:
+    """Long straight segments around the face: ``edges``, their total length in the band
+    1.2–3.5× the face box (log of face widths), and ``enclosure``, on how many sides of the face
+    (0–4) such a segment runs across it — the frame of a paper or a screen surrounds the face,
+    a door or a shelf behind a person seldom does on more than two sides."""
     small, s = _small(gray)
     lines = _LSD.get().detect(small)[0]
     if lines is None:
-        return 0.0
+        return {"edges": 0.0, "enclosure": 0.0}
     width = max(box.width * s, 1.0)
-    ox0, oy0, ox1, oy1 = _scaled(box, s, 3.5)
+    ox0, oy0, ox1, oy1 = _scaled(box, s, EDGE_BAND)
     ix0, iy0, ix1, iy1 = _scaled(box, s, 1.2)
+    cx, cy = (ix0 + ix1) / 2, (iy0 + iy1) / 2
     total = 0.0
+    sides: set[str] = set()
     for x0, y0, x1, y1 in lines.reshape(-1, 4):
         length = math.hypot(x1 - x0, y1 - y0)
         if length < 0.5 * width:
@@ -322,6 +330,49 @@ def edge_cue(gray: ImageArray, box: Box) -> float:
         mx, my = (x0 + x1) / 2, (y0 + y1) / 2
         inside_outer = ox0 <= mx <= ox1 and oy0 <= my <= oy1
         inside_inner = ix0 <= mx <= ix1 and iy0 <= my <= iy1
-        if inside_outer and not inside_inner:
-            total += length / width
-    return math.log1p(total)
+        if not inside_outer or inside_inner:
+            continue
+        total += length / width
+        angle = abs(math.degrees(math.atan2(y1 - y0, x1 - x0))) % 180
+        if (angle < 30 or angle > 150) and min(x0, x1) < cx < max(x0, x1):
+            sides.add("top" if my < cy else "bottom")
+        elif 60 < angle < 120 and min(y0, y1) < cy < max(y0, y1):
+            sides.add("left" if mx < cx else "right")
+    return {"edges": math.log1p(total), "enclosure": float(len(sides))}
+
+
+_NATIVE_INDEX: dict[int, tuple[FloatArray, np.ndarray, FloatArray]] = {}
+
+
+def _native_index(side: int) -> tuple[FloatArray, np.ndarray, FloatArray]:
+    if side not in _NATIVE_INDEX:
+        f = np.fft.fftfreq(side)
+        r = np.sqrt(f[None, :] ** 2 + f[:, None] ** 2).astype(np.float32)
+        bins = np.minimum((r * side).astype(np.int64), side // 2)
+        window = np.outer(np.hanning(side), np.hanning(side)).astype(np.float32)
+        _NATIVE_INDEX[side] = (r, bins, window)
+    return _NATIVE_INDEX[side]
+
+
+def moire_cue(pixels: ImageArray, box: Box) -> float | None:
+    """Spectral peak of the face's centre at the camera's own resolution. Resampling the crop
+    (as ``texture_cues`` does for scale-free measures) would blur away the aliasing pattern a
+    screen's pixel grid or a print's dots make against the camera's sensor grid."""
+    side = 128 if min(box.width, box.height) >= 128 else 64
+    if min(box.width, box.height) < 48:
+        return None
+    h, w = pixels.shape[:2]
+    cx, cy = round((box.left + box.right) / 2), round((box.top + box.bottom) / 2)
+    x0, y0 = max(0, min(cx - side // 2, w - side)), max(0, min(cy - side // 2, h - side))
+    patch = pixels[y0 : y0 + side, x0 : x0 + side]
+    if patch.shape[:2] != (side, side):
+        return None
+    r, bins, window = _native_index(side)
+    gray = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    power = np.abs(np.fft.fft2((gray - gray.mean()) * window)) ** 2
+    radial = np.bincount(bins.ravel(), weights=power.ravel()) / np.maximum(
+        np.bincount(bins.ravel()), 1
+    )
+    ratio = power / np.maximum(radial[bins], 1e-9)
+    mid = (r >= 0.08) & (r <= 0.5)
+    return float(np.log10(np.percentile(ratio[mid], 99.5) + 1e-9))

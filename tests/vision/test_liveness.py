@@ -1,0 +1,160 @@
+"""Liveness building blocks: the fusion file, the face track, and the cues' physics."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facegate.core.types import Box, Face
+from facegate.vision.liveness import cues
+from facegate.vision.liveness.fusion import Fusion, load_fusion
+from facegate.vision.liveness.track import track_main_face, visible_seconds
+from facegate.vision.manifest import load_manifest
+from facegate.vision.quality.landmarks68 import Landmarks68
+from tests.conftest import lfw_photo
+
+
+def face(x: float, y: float, w: float, score: float = 0.9) -> Face:
+    marks = np.array([[x + 0.3 * w, y + 0.4 * w]] * 5, dtype=np.float32)
+    return Face(Box(x, y, x + w, y + w), marks, score)
+
+
+# --- fusion -------------------------------------------------------------------------------------
+
+
+def fusion() -> Fusion:
+    return Fusion("t", ("a", "b"), (0.0, 10.0), (1.0, 2.0), (1.0, -0.5), 0.2, 0.5)
+
+
+def test_fusion_is_a_logistic_model_on_standardised_cues() -> None:
+    f = fusion()
+    expected = 0.2 + 1.0 * 1.0 - 0.5 * (14.0 - 10.0) / 2.0
+    assert f.logit({"a": 1.0, "b": 14.0}) == pytest.approx(expected)
+    assert f.score({"a": 1.0, "b": 14.0}) == pytest.approx(1 / (1 + math.exp(-expected)))
+
+
+def test_unmeasured_cues_count_as_average_and_outliers_are_clipped() -> None:
+    f = fusion()
+    assert f.logit({"a": 0.0, "b": math.nan}) == pytest.approx(0.2)
+    assert f.logit({"a": 0.0}) == pytest.approx(0.2)
+    assert f.logit({"a": 1e9, "b": 10.0}) == pytest.approx(0.2 + 6.0)
+
+
+def test_fusion_files_round_trip_and_bad_ones_are_refused() -> None:
+    f = fusion()
+    assert Fusion.from_dict(f.to_dict()) == f
+    bad = f.to_dict() | {"scale": [1.0, 0.0]}
+    with pytest.raises(ValueError, match="positive"):
+        Fusion.from_dict(bad)
+    with pytest.raises(ValueError, match="length"):
+        Fusion.from_dict(f.to_dict() | {"weights": [1.0]})
+    with pytest.raises(ValueError, match="format"):
+        Fusion.from_dict(f.to_dict() | {"format": 2})
+
+
+@pytest.mark.parametrize("with_pack", [False, True])
+def test_shipped_fusions_load_and_say_how_they_were_fitted(with_pack: bool) -> None:
+    for kind in ("video", "still"):
+        f = load_fusion(kind, with_pack)
+        assert 0.0 < f.threshold < 1.0
+        assert ("pack" in f.features) == with_pack
+        assert f.info["fitted_by"] == "benchmarks/fit_liveness.py"
+        assert f.info["n_live"] > 0
+        assert f.info["n_attack"] > 0
+
+
+# --- tracking -----------------------------------------------------------------------------------
+
+
+def test_the_track_follows_the_main_face_not_a_newcomer() -> None:
+    person = [face(300 + 4 * k, 200, 120) for k in range(6)]
+    bystander = face(20, 20, 150)  # larger, but appears later and elsewhere
+    frames: list[list[Face]] = [[p] for p in person[:3]] + [[bystander, p] for p in person[3:]]
+    frames[4] = [bystander]  # the person is missed once
+    track = track_main_face(frames, 640, 480)
+    assert track[:4] == person[:4]
+    assert track[4] is None
+    assert track[5] == person[5]
+
+
+def test_visible_seconds_counts_the_frames_with_the_face() -> None:
+    times = [k / 10 for k in range(30)]
+    track: list[Face | None] = [face(0, 0, 50) if k < 12 else None for k in range(30)]
+    assert visible_seconds(track, times) == pytest.approx(1.2)
+
+
+# --- cues on real faces -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def landmarks() -> Landmarks68:
+    return Landmarks68(load_manifest().verified_path("dlib_shape68"))
+
+
+def planar_observations(points: np.ndarray, n: int) -> list[cues.Observation]:
+    """The same landmarks seen on a photo tilted and moved as a plane."""
+    out = []
+    for k in range(n):
+        a = 0.15 * math.sin(k / 3)
+        h = np.array(
+            [
+                [math.cos(a), -math.sin(a), 5 * k],
+                [math.sin(a), math.cos(a), 2 * k],
+                [4e-4 * math.sin(k / 2), 0, 1],
+            ]
+        )
+        moved = cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float64), h)
+        p = moved.reshape(-1, 2).astype(np.float32)
+        box = Box(*p.min(axis=0).tolist(), *p.max(axis=0).tolist())
+        out.append(cues.Observation(k, k / 10, Face(box, p[[36, 45, 30, 48, 54]], 0.9), p))
+    return out
+
+
+def test_a_plane_moves_rigidly_and_a_changing_face_does_not(
+    lfw: Path, landmarks: Landmarks68
+) -> None:
+    img = cv2.imread(str(lfw_photo(lfw, "Colin_Powell", 1)))
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    points = landmarks.predict(gray, face(70, 70, 110))
+    planar = cues.shape_cues(planar_observations(points, 20))
+    assert planar["nonrigid_med"] < 1e-3
+    talking = planar_observations(points, 20)
+    rng = np.random.default_rng(0)
+    for o in talking:
+        o.points[48:68, 1] += rng.normal(0, 3, 20).astype(np.float32)  # the mouth moves
+        o.points[36:48, 1] += rng.normal(0, 1.5, 12).astype(np.float32)  # the eyes blink
+    moving = cues.shape_cues(talking)
+    assert moving["nonrigid_med"] > 0.02
+    assert moving["mouth"] > planar["mouth"]
+
+
+def test_texture_sees_a_dot_screen_on_a_face(lfw: Path) -> None:
+    img = cv2.resize(cv2.imread(str(lfw_photo(lfw, "Colin_Powell", 1))), (500, 500))
+    box = Box(140, 140, 360, 360)
+    plain = cues.texture_cues(img, box)
+    yy, xx = np.mgrid[0:500, 0:500]
+    dots = (0.75 + 0.25 * np.sign(np.sin(xx * 1.3) * np.sin(yy * 1.3)))[..., None]
+    printed = np.clip(img * dots, 0, 255).astype(np.uint8)
+    halftone = cues.texture_cues(printed, box)
+    assert plain is not None
+    assert halftone is not None
+    assert halftone["spectral_peak"] > plain["spectral_peak"] + 0.3
+    assert cues.texture_cues(img, Box(0, 0, 4, 4)) is None  # too small to measure
+
+
+def test_edges_find_a_paper_border_around_the_face(lfw: Path) -> None:
+    img = cv2.imread(str(lfw_photo(lfw, "Colin_Powell", 1)))
+    scene = np.full((480, 640, 3), 90, np.uint8)
+    scene[115:365, 195:445] = img
+    framed = scene.copy()
+    cv2.rectangle(framed, (170, 90), (470, 390), (250, 250, 250), 6)  # the paper's white margin
+    box = Box(250, 170, 390, 320)
+    gray = cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY)
+    framed_gray = cv2.cvtColor(framed, cv2.COLOR_BGR2GRAY)
+    framed_cues = cues.edge_cues(framed_gray, box)
+    assert framed_cues["edges"] > cues.edge_cues(gray, box)["edges"] + 0.5
+    assert framed_cues["enclosure"] == 4

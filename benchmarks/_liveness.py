@@ -26,18 +26,18 @@ from typing import Any
 import cv2
 import numpy as np
 
+from facegate.api.app import build_pipeline
 from facegate.core.errors import FacegateError
 from facegate.core.video import DecodedVideo, VideoFrame, VideoLimits, decode_video
 from facegate.settings import Settings
-from facegate.vision.liveness.analyzer import LivenessAnalyzer, LivenessConfig
-from facegate.vision.liveness.fusion import Fusion
+from facegate.vision.liveness.analyzer import LivenessAnalyzer, build_analyzer
 from facegate.vision.liveness.minifasnet import MiniFASNet
-from facegate.vision.pipeline import FacePipeline, PipelineOptions
 
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 SYNTH_DIR = CACHE_DIR / "synth"
 WINDOW_S = 3.5
 WINDOW_STEP_S = 3.0
+MIN_WINDOW_S = 3.0
 VIDEO_EXT = {".mp4", ".webm", ".avi", ".mov", ".mkv", ".flv", ".wmv", ".rm"}
 
 # Bump when a cue's definition changes: cached features of the old definition are then ignored.
@@ -54,36 +54,19 @@ class Sample:
     start: float = 0.0  # for windows
 
 
-def _placeholder() -> Fusion:
-    return Fusion("unfitted", (), (), (), (), 0.0, 0.5)
-
-
-def make_analyzer(settings: Settings, pack_root: Path | None) -> LivenessAnalyzer:
-    """The server's analyser; with the MiniFASNet pack when ``pack_root`` holds it."""
-    pipeline = FacePipeline(
-        PipelineOptions(
-            profile=settings.profile,
-            detect_max_side=settings.detect_max_side,
-            detect_min_score=settings.detect_min_score,
-            model_dir=settings.model_dir,
-        )
-    )
-    from facegate.vision.detectors.yunet import YuNetDetector
-
-    detector = YuNetDetector(
-        pipeline.manifest.verified_path(pipeline.profile.detector, settings.model_dir),
-        max_side=settings.liveness_detect_side,
-        min_score=settings.detect_min_score,
-    )
+def make_analyzer(
+    settings: Settings, pack_root: Path | None, *, fitted: bool = False
+) -> LivenessAnalyzer:
+    """The server's analyser; with the MiniFASNet pack when ``pack_root`` holds it. Unfitted
+    (neutral fusions) unless asked: cue extraction needs no weights, and fitting makes them."""
     pack = MiniFASNet.load(pack_root) if pack_root is not None else None
-    return LivenessAnalyzer(
-        detector,
-        pipeline.landmarks,
-        _placeholder(),
-        _placeholder(),
+    return build_analyzer(
+        build_pipeline(settings),
         pack,
-        config=LivenessConfig(),
+        detect_side=settings.liveness_detect_side,
+        model_dir=settings.model_dir,
         threads=settings.inference_threads,
+        fitted=fitted,
     )
 
 
@@ -111,22 +94,35 @@ def live_windows(data: Path, limits: VideoLimits) -> list[Sample]:
         if p.suffix.lower() not in VIDEO_EXT:
             continue
         video = decode_video(p.read_bytes(), _long(limits))
-        end = video.frames[-1].timestamp if video.frames else 0.0
-        start = 0.0
-        while start + WINDOW_S <= end + 0.11:
+        end = video.frames[-1].timestamp + 0.1 if video.frames else 0.0
+        starts = [k * WINDOW_STEP_S for k in range(int((end - WINDOW_S) // WINDOW_STEP_S) + 1)]
+        if not starts and end >= MIN_WINDOW_S:
+            starts = [0.0]  # a clip shorter than a window (3.1 s) still counts, whole
+        for start in starts:
             out.append(
                 Sample(f"window:{p.name}@{start:.1f}", "live", "window", _stem_group(p), p, start)
             )
-            start += WINDOW_STEP_S
     return out
 
 
 def synthetic_videos(synth: Path) -> list[Sample]:
     manifest = json.loads((synth / "manifest.json").read_text())
+    # The id carries a digest of the entry: a regenerated set with other parameters must not
+    # reuse the cached cues of an older file of the same name.
     return [
-        Sample(f"synthetic:{e['file']}", e["kind"], "synthetic", str(e["group"]), synth / e["file"])
+        Sample(
+            f"synthetic:{e['file']}:{_digest(e)}",
+            e["kind"],
+            "synthetic",
+            str(e["group"]),
+            synth / e["file"],
+        )
         for e in manifest
     ]
+
+
+def _digest(entry: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(entry, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def stills(data: Path) -> list[Sample]:

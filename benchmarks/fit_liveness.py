@@ -43,19 +43,21 @@ from facegate.vision.packs import installed_packs, packs_root
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "src" / "facegate" / "vision" / "liveness"
 
-# Measured but left out of the fusion: on this data they separate nothing and only add noise
-# (cross-validated APCER at 5 % BPCER 6.7 % with them, 3.3 % without, on a first synthetic set):
-# the pulse (the live clips are compressed talking-head videos, several of them generated, so
-# no clean pulse survives), specular glare, the face-crop spectral peak and saturation (the
-# native-resolution ``moire`` measures the screen grid better), and the median non-rigidity
-# (its 90th percentile carries the same information with less noise).
+# Measured but left out of the video fusion, because on this data they separate nothing and
+# only add noise: the pulse (the live clips are compressed talking-head videos, several of them
+# generated, so no clean pulse survives), specular glare, the face-crop spectral peak and
+# saturation (the native-resolution ``moire`` measures the screen grid better), the median
+# non-rigidity (its 90th percentile carries the same information with less noise), the face's
+# high-frequency share (it follows the source clip's resolution and compression more than the
+# attack) and the lip spread (redundant with non-rigidity and blinks). The last two were dropped
+# after comparing cross-validated results (APCER at 5 % BPCER: 7.5 % with both, 3.3 % without,
+# the same for C from 0.1 to 1): a choice made on these folds, so the 3.3 % is slightly
+# optimistic; the kept-aside split is the real test.
 VIDEO_CUES = (
     "nonrigid_p90",
     "independence",
     "ring_vs_bg",
     "blink",
-    "mouth",
-    "hf_ratio",
     "contrast",
     "moire",
     "edges",
@@ -71,8 +73,11 @@ STILL_CUES = (
     "edges",
     "enclosure",
 )
-# The live share of cross-validated live samples the threshold must pass.
-TARGET_BPCER = 0.02
+# The operating point: the share of cross-validated live samples the threshold may reject.
+# Video: none — a live customer turned away is the failure users notice, and every live clip
+# must pass; the ROC point the issue names (APCER at 5 % BPCER) is reported beside it. Stills
+# (benchmarks only): 5 %.
+TARGET_BPCER = {"video": 0.0, "still": 0.05}
 C = 0.3
 
 
@@ -117,19 +122,28 @@ def rates(scores: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, floa
 
 
 def apcer_at_bpcer(scores: np.ndarray, y: np.ndarray, bpcer: float) -> float:
-    t = float(np.quantile(scores[y == 1], bpcer))
+    live = np.sort(scores[y == 1])
+    t = float(live[int(np.floor(bpcer * len(live)))])
     return float((scores[y == 0] >= t).mean())
 
 
 def fit_fusion(
-    name: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray, cues: tuple[str, ...]
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    cues: tuple[str, ...],
+    target_bpcer: float = 0.05,
 ) -> tuple[Fusion, np.ndarray]:
     folds = GroupKFold(n_splits=min(5, len(set(groups.tolist()))))
     cv = np.zeros(len(y))
     for train, test in folds.split(x, y, groups):
         mean, scale, m = _fit(x[train], y[train])
         cv[test] = _predict(x[test], mean, scale, m)
-    threshold = float(np.quantile(cv[y == 1], TARGET_BPCER))
+    # The highest threshold that rejects at most TARGET_BPCER of the cross-validated live
+    # samples: those strictly below it are rejected.
+    live = np.sort(cv[y == 1])
+    threshold = float(live[int(np.floor(target_bpcer * len(live)))])
     mean, scale, m = _fit(x, y)
     info = {
         "fitted_by": "benchmarks/fit_liveness.py",
@@ -137,7 +151,10 @@ def fit_fusion(
         "n_attack": int((y == 0).sum()),
         "cv_at_threshold": rates(cv, y, threshold),
         "cv_apcer_at_bpcer_5pct": apcer_at_bpcer(cv, y, 0.05),
-        "threshold_rule": f"{TARGET_BPCER:.0%} quantile of the cross-validated live scores",
+        "threshold_rule": (
+            f"the highest that rejects at most {target_bpcer:.0%} of the cross-validated live "
+            "scores"
+        ),
     }
     fusion = Fusion(
         name=name,
@@ -184,11 +201,11 @@ def main() -> int:
     for with_pack, vcues, scues in variants:
         label = "with_pack" if with_pack else "default"
         x, y, g, kept = matrix(video_samples, vt, vcues)
-        vf, cv = fit_fusion(f"video-{label}", x, y, g, vcues)
+        vf, cv = fit_fusion(f"video-{label}", x, y, g, vcues, TARGET_BPCER["video"])
         xr, _, _, real_kept = matrix(real, vt, vcues)
         real_scores = [vf.score(dict(zip(vcues, row, strict=True))) for row in xr]
         xs, ys, gs, _ = matrix(still_samples, st, scues)
-        sf, _ = fit_fusion(f"still-{label}", xs, ys, gs, scues)
+        sf, _ = fit_fusion(f"still-{label}", xs, ys, gs, scues, TARGET_BPCER["still"])
         print(f"\n== {label}: video fusion on {len(y)} samples, threshold {vf.threshold}")
         print(json.dumps(vf.info, indent=1))
         for cue, w in sorted(zip(vcues, vf.weights, strict=True), key=lambda t: -abs(t[1])):

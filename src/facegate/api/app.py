@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -15,6 +16,9 @@ from facegate.core.crypto import Cipher
 from facegate.settings import Settings
 from facegate.worker.interface import InferenceEngine
 
+if TYPE_CHECKING:
+    from facegate.vision.pipeline import FacePipeline
+
 # Endpoints whose body carries a video (up to 16 MB before encryption and base64).
 VIDEO_PATHS = (
     "/liveness/silent_detection/stateless",
@@ -22,13 +26,10 @@ VIDEO_PATHS = (
 )
 
 
-def build_local_engine(settings: Settings) -> InferenceEngine:
-    # Imported here so that API-only code paths (and tests with a fake engine) load no models.
-    from facegate.vision.liveness.analyzer import build_analyzer
+def build_pipeline(settings: Settings) -> FacePipeline:
     from facegate.vision.pipeline import FacePipeline, PipelineOptions
-    from facegate.worker.local import LocalEngine
 
-    pipeline = FacePipeline(
+    return FacePipeline(
         PipelineOptions(
             profile=settings.profile,
             detect_max_side=settings.detect_max_side,
@@ -36,11 +37,22 @@ def build_local_engine(settings: Settings) -> InferenceEngine:
             model_dir=settings.model_dir,
         )
     )
+
+
+def build_local_engine(settings: Settings) -> InferenceEngine:
+    # Imported here so that API-only code paths (and tests with a fake engine) load no models.
+    from facegate.vision.liveness.analyzer import build_analyzer
+    from facegate.vision.liveness.minifasnet import MiniFASNet
+    from facegate.vision.packs import packs_root
+    from facegate.worker.local import LocalEngine
+
+    pipeline = build_pipeline(settings)
+    pack = MiniFASNet.load(packs_root(settings.model_dir)) if settings.liveness_use_pack else None
     liveness = build_analyzer(
         pipeline,
+        pack,
         detect_side=settings.liveness_detect_side,
         threshold=settings.liveness_threshold,
-        use_pack=settings.liveness_use_pack,
         model_dir=settings.model_dir,
         threads=settings.inference_threads,
     )

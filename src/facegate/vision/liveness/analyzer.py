@@ -231,28 +231,28 @@ def face_crop(selected: SelectedFrame, margin: float = 0.3) -> ImageArray:
 
 def build_analyzer(
     pipeline: FacePipeline,
+    pack: MiniFASNet | None,
     *,
     detect_side: int = 320,
     threshold: float | None = None,
-    use_pack: bool = True,
     model_dir: Path | None = None,
     threads: int = 2,
+    fitted: bool = True,
 ) -> LivenessAnalyzer:
-    """The analyser sharing the pipeline's models, with the MiniFASNet pack when installed."""
-    from facegate.vision.packs import packs_root
-
-    pack = MiniFASNet.load(packs_root(model_dir)) if use_pack else None
+    """The analyser sharing the pipeline's models, with the fusion fitted for ``pack``'s
+    presence (``fitted=False``: neutral placeholders, for the script that fits them)."""
     detector = YuNetDetector(
         pipeline.manifest.verified_path(pipeline.profile.detector, model_dir),
         max_side=detect_side,
         min_score=pipeline.detector.min_score,
     )
     with_pack = pack is not None
+    unfitted = Fusion("unfitted", (), (), (), (), 0.0, 0.5)
     return LivenessAnalyzer(
         detector,
         pipeline.landmarks,
-        load_fusion("video", with_pack),
-        load_fusion("still", with_pack),
+        load_fusion("video", with_pack) if fitted else unfitted,
+        load_fusion("still", with_pack) if fitted else unfitted,
         pack,
         config=LivenessConfig(threshold=threshold),
         threads=threads,

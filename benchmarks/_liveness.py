@@ -171,11 +171,11 @@ def video_features(
         frames = _window(decoded, sample.start)
     else:
         frames = list(decode_video(sample.path.read_bytes(), limits).frames)
-    observations, visible = analyzer.observe(frames)
-    if not observations:
+    observed = analyzer.observe(frames)
+    if not observed.observations:
         return None
-    values = analyzer.video_cues(frames, observations)
-    values["visible_seconds"] = visible
+    values = analyzer.video_cues(frames, observed)
+    values["visible_seconds"] = observed.visible
     return values
 
 

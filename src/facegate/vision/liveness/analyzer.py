@@ -58,6 +58,16 @@ class LivenessResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Observed:
+    """What tracking found: the face's observations, its visible seconds, and the grey frames
+    (kept for the motion and edge cues, so each frame is converted once)."""
+
+    observations: list[cues.Observation]
+    visible: float
+    grays: list[ImageArray]
+
+
+@dataclass(frozen=True, slots=True)
 class LivenessConfig:
     min_visible_seconds: float = 2.0
     threshold: float | None = None  # None: the fusion file's own threshold
@@ -115,27 +125,24 @@ class LivenessAnalyzer:
         return out
 
     # --- a video -----------------------------------------------------------------------------
-    def observe(self, frames: Sequence[VideoFrame]) -> tuple[list[cues.Observation], float]:
-        """The tracked face's observations and the seconds it is visible."""
+    def observe(self, frames: Sequence[VideoFrame]) -> Observed:
+        """The tracked face through ``frames``: where it is and how long it is visible."""
         if not frames:
-            return [], 0.0
+            return Observed([], 0.0, [])
         detected = list(self._pool.map(self._detect, frames))
+        grays = [g for _, g in detected]
         h, w = frames[0].pixels.shape[:2]
         track = track_main_face([d for d, _ in detected], w, h)
         visible = visible_seconds(track, [f.timestamp for f in frames])
         jobs = [
-            (i, frames[i].timestamp, face, detected[i][1])
+            (i, frames[i].timestamp, face, grays[i])
             for i, face in enumerate(track)
             if face is not None
         ]
-        return list(self._pool.map(self._observe, jobs)), visible
+        return Observed(list(self._pool.map(self._observe, jobs)), visible, grays)
 
-    def video_cues(
-        self, frames: Sequence[VideoFrame], observations: Sequence[cues.Observation]
-    ) -> dict[str, float]:
-        grays = [
-            np.asarray(cv2.cvtColor(f.pixels, cv2.COLOR_BGR2GRAY), dtype=np.uint8) for f in frames
-        ]
+    def video_cues(self, frames: Sequence[VideoFrame], observed: Observed) -> dict[str, float]:
+        observations, grays = observed.observations, observed.grays
         step = max(1, len(observations) // TEXTURE_FRAMES)
         picked = list(observations[::step])[:TEXTURE_FRAMES]
         # The per-frame cues run on the pool while this thread measures the motion. A paper
@@ -162,10 +169,11 @@ class LivenessAnalyzer:
 
     def analyze(self, video: DecodedVideo) -> LivenessResult:
         frames = video.frames
-        observations, visible = self.observe(frames)
+        observed = self.observe(frames)
+        observations, visible = observed.observations, observed.visible
         if not observations:
             raise FacegateError(Code.LIVENESS_SILENT_CHECK_FAILED, "no face was found in the video")
-        values = self.video_cues(frames, observations)
+        values = self.video_cues(frames, observed)
         score = self.video_fusion.score(values)
         threshold = self.threshold
         status: Status

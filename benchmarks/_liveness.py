@@ -114,11 +114,19 @@ def synthetic_videos(synth: Path) -> list[Sample]:
             f"synthetic:{e['file']}:{_digest(e)}",
             e["kind"],
             "synthetic",
-            str(e["group"]),
+            _group_of(str(e["group"])),
             synth / e["file"],
         )
         for e in manifest
     ]
+
+
+def _group_of(group: str) -> str:
+    """The manifest's group in the live windows' naming: attacks made from a live clip must fall
+    in that clip's fold (older manifests wrote ``video:<stem>``)."""
+    if group.startswith("video:"):
+        return _stem_group(Path(group.removeprefix("video:")))
+    return group
 
 
 def _digest(entry: dict[str, Any]) -> str:

@@ -13,15 +13,16 @@ Output: ``OUT/print/pNNN.mp4``, ``OUT/replay/rNNN.mp4`` (H.264 ``libx264``, yuv4
 640×480, some 480×640, 25 or 30 fps, CRF 18–30, random preset/GOP/B-frames/profile) and
 ``OUT/manifest.json``: a list of ``{"file", "kind", "source", "group", "hard", "params"}``.
 ``source`` is the path, relative to ``--data``, of the photo or clip the face comes from;
-``group`` names the person or clip (``lfw:<Person>``, ``nuaa:<subject>``, ``msu:<client>``,
-``video:<clip stem>``; a clip and the frames grabbed from it share a group) so train/test splits
-can be made without identity leakage. ``hard`` marks the 15 % per kind whose device or paper
-edges never enter the frame. Every output is checked: YuNet (score ≥ 0.6) must find the attack's
-face, where the geometry puts it, in the middle frame decoded from the written file; otherwise
-the video is made again with other random draws or another source (the attempt number is in
-``params``, and a slot is left empty after four failures). Runs are deterministic for a seed
-(every video has its own generator seeded from ``(seed, kind, index, attempt)``; x264 runs with
-one thread).
+``group`` names the person or clip as the liveness benchmark names its real samples
+(``lfw:<Person>``, ``nuaa:<subject>``, ``msu:<client>``, and for a live clip its stem without
+``_real``, e.g. ``apfol``, shared by its live windows, the real replay of the same person, the
+replays of it and the prints of frames grabbed from it) so train/test splits by group keep each
+person on one side. ``hard`` marks the 15 % per kind whose device or paper edges never enter
+the frame. Every output is checked: YuNet (score ≥ 0.6) must find the attack's face, where the
+geometry puts it, in the middle frame decoded from the written file; otherwise the video is made
+again with other random draws or another source (the attempt number is in ``params``, and a slot
+is left empty after four failures). Runs are deterministic for a seed (every video has its own
+generator seeded from ``(seed, kind, index, attempt)``; x264 runs with one thread).
 
 Physics simulated
 -----------------
@@ -749,7 +750,10 @@ class FaceFinder:
         _, found = self._det.detect(np.ascontiguousarray(im))
         if found is None:
             return []
-        return [(f[0] / s, f[1] / s, f[2] / s, f[3] / s, float(f[14])) for f in found]
+        return [
+            (float(f[0]) / s, float(f[1]) / s, float(f[2]) / s, float(f[3]) / s, float(f[14]))
+            for f in found
+        ]
 
     def largest(self, img: U8) -> Face | None:
         found = self.faces(img)
@@ -840,6 +844,8 @@ class Data:
 
 
 def group_of(dataset: str, path: str) -> str:
+    """The person or clip a source shows, named as ``benchmarks/_liveness.py`` names the real
+    samples, so that a train/test split by group keeps each person on one side."""
     name = Path(path).name
     if dataset == "nuaa":
         return "nuaa:" + name.split("_")[0]
@@ -848,7 +854,11 @@ def group_of(dataset: str, path: str) -> str:
         return "msu:" + (m.group(0) if m else Path(path).stem)
     if dataset == "lfw":
         return "lfw:" + Path(path).parent.name
-    return "video:" + Path(path).stem
+    stem = Path(path).stem  # apfol_real2 and apfol_fake2 show the same person
+    for tag in ("_real", "_fake"):
+        if tag in stem:
+            return stem.split(tag)[0]
+    return stem
 
 
 def read_image(path: Path) -> U8:
@@ -1949,6 +1959,10 @@ def build_print(
     hard: bool,
     seconds: float,
 ) -> tuple[Scene, Camera, int, dict[str, Any]]:
+    """A printed-photo attack: (scene, camera, frame count, what was drawn at random).
+
+    Raises ``SkipSourceError`` when the source has no usable face.
+    """
     params: dict[str, Any] = {}
     if src.dataset == "video":
         _, dur = clip_info(data.root / src.path)
@@ -2663,6 +2677,10 @@ def build_replay(
     hard: bool,
     seconds: float,
 ) -> tuple[Scene, Camera, int, dict[str, Any]]:
+    """A screen-replay attack: (scene, camera, frame count, what was drawn at random).
+
+    Raises ``SkipSourceError`` when the clip has no usable face at the chosen offset.
+    """
     path = data.root / src.path
     fps_src, dur = clip_info(path)
     seconds = min(seconds, dur - 1 / fps_src)
@@ -3218,6 +3236,8 @@ def plan(data: Data, seed: int, per_kind: int, seconds: float, out: Path) -> lis
 
 
 def _json_default(o: object) -> Any:
+    if isinstance(o, np.floating):
+        return round(float(o), 6)
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):

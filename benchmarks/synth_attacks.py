@@ -21,8 +21,11 @@ person on one side. ``hard`` marks the 15 % per kind whose device or paper edges
 the frame. Every output is checked: YuNet (score ≥ 0.6) must find the attack's face, where the
 geometry puts it, in the middle frame decoded from the written file; otherwise the video is made
 again with other random draws or another source (the attempt number is in ``params``, and a slot
-is left empty after four failures). Runs are deterministic for a seed (every video has its own
-generator seeded from ``(seed, kind, index, attempt)``; x264 runs with one thread).
+is left empty after four failures). Every video has its own generator seeded from
+``(seed, kind, index, attempt)`` and x264 runs with one thread, so a seed gives the same scenes,
+sources and parameters; but three full runs on 2026-11-24 differed, byte for byte, in the same 13
+of 120 files (tiny pixel differences: the detected face width moved by ≤ 0.003 of the frame), a
+non-determinism not yet traced.
 
 Physics simulated
 -----------------
@@ -1472,8 +1475,13 @@ class Scene:
         """Image points whose motion decides the motion blur."""
         raise NotImplementedError
 
+    pose: Pose  # the held object's own motion, in camera coordinates before camera shake
+
     def object_pose(self, t: float) -> tuple[F64, F64]:
-        raise NotImplementedError
+        """The object's rotation and translation as the (possibly shaking) camera sees it."""
+        rot_c, tc = self.camera_pose(t)
+        rot, trans = self.pose.at(t)
+        return rot_c @ rot, rot_c @ trans + tc
 
     def face_image(self, t: float) -> tuple[float, float]:
         """Where the attack face's centre is in the image at time ``t``."""
@@ -1603,18 +1611,12 @@ class PrintScene(Scene):
         self.gain = gain / lambert(rotation(*pose.angles), light, ambient)
         self.probe_pts = np.vstack([paper.corners(), face_pt[None]])
 
-    def object_pose(self, t: float) -> tuple[F64, F64]:
-        rot_c, tc = self.camera_pose(t)
-        rot, trans = self.pose.at(t)
-        return rot_c @ rot, rot_c @ trans + tc
-
     def render(self, t: float, content_t: float, exposure: float = 0.0) -> F32:
         rot_c, tc = self.camera_pose(t)
         d_bg, d_obj = self.motion(t, exposure)
         frame = smear(self.background(rot_c, tc), d_bg, cv2.BORDER_REFLECT)
         pad = math.ceil(float(np.hypot(*d_obj)) / 2) + 1
-        rot, trans = self.pose.at(t)
-        rot2, trans2 = rot_c @ rot, rot_c @ trans + tc
+        rot2, trans2 = self.object_pose(t)
         gain = self.gain * lambert(rot2, self.light, self.ambient)
         if self.back is not None:
             hom_b = self.back.homography(self.K, rot2, trans2)
@@ -1815,18 +1817,12 @@ class ReplayScene(Scene):
         self.screen_centre = self.screen_corners.mean(axis=0)
         self.probe_pts = np.vstack([body.corners(), face_pt[None]])
 
-    def object_pose(self, t: float) -> tuple[F64, F64]:
-        rot_c, tc = self.camera_pose(t)
-        rot, trans = self.pose.at(t)
-        return rot_c @ rot, rot_c @ trans + tc
-
     def render(self, t: float, content_t: float, exposure: float = 0.0) -> F32:
         rot_c, tc = self.camera_pose(t)
         d_bg, d_obj = self.motion(t, exposure)
         frame = smear(self.background(rot_c, tc), d_bg, cv2.BORDER_REFLECT)
         pad = math.ceil(float(np.hypot(*d_obj)) / 2) + 1
-        rot, trans = self.pose.at(t)
-        rot2, trans2 = rot_c @ rot, rot_c @ trans + tc
+        rot2, trans2 = self.object_pose(t)
         shade = self.body_gain * lambert(rot2, self.light, self.ambient)
 
         def layer(plane: Planar | None, gain: float) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 import sys
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -56,17 +55,6 @@ def _split_module() -> ModuleType:
     sys.modules[spec.name] = module  # its dataclasses look their module up while being built
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(scope="module")
-def lfw() -> Path:
-    lfw = (ROOT / os.environ.get("FACEGATE_TEST_DATA", "../shared/data")).resolve() / "lfw"
-    if not lfw.is_dir():
-        pytest.skip(
-            f"real face data not found at {lfw} "
-            "(set FACEGATE_TEST_DATA to the folder that holds lfw/)"
-        )
-    return lfw
 
 
 @pytest.fixture(scope="module")

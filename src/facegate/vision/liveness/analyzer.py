@@ -223,10 +223,6 @@ class LivenessAnalyzer:
         gray = np.asarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
         return self._frame_cues(pixels, gray, face.box)
 
-    def still_score(self, pixels: ImageArray) -> float | None:
-        values = self.still_cues(pixels)
-        return None if values is None else self.still_fusion.score(values)
-
 
 def face_crop(selected: SelectedFrame, margin: float = 0.3) -> ImageArray:
     """The selected face with ``margin`` of its box size around it, clipped to the frame."""

@@ -6,7 +6,7 @@ HOST   ?= 0.0.0.0
 PORT   ?= 3000
 
 .PHONY: install serve test lint typecheck pytest bench-verification bench-latency calibrate \
-	synth-attacks fit-liveness bench-liveness clean
+	synth-attacks fit-liveness bench-liveness proto clean
 
 install: $(VENV)/.installed
 
@@ -59,6 +59,11 @@ fit-liveness: $(VENV)/.bench
 bench-liveness: $(VENV)/.bench
 	$(BIN)/facegate models install minifasnet --from $(MINIFASNET)
 	$(BIN)/python benchmarks/liveness.py --data ../shared/data --json benchmarks/results/liveness.json
+
+# The liveness package format: regenerate the committed Python code from proto/ (protoc from
+# grpcio-tools, pinned in the dev extra; tests/proto checks that the committed files match).
+proto: install
+	$(BIN)/python -m grpc_tools.protoc --proto_path=proto --python_out=src/facegate/proto --pyi_out=src/facegate/proto proto/facegate/v1/liveness.proto
 
 calibrate: install
 	$(BIN)/python benchmarks/calibrate.py --data ../shared/data/lfw

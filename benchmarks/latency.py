@@ -1,7 +1,15 @@
 """Latency and throughput of /identity/image_verification/stateless over real HTTP, with the
-``face_recognition`` package (dlib HOG + ResNet) on the same photo pairs as the peer.
+``face_recognition`` package (dlib HOG + ResNet) on the same photo pairs as the peer; and of
+/identity/liveness_image_verification/stateless (1.3) with 10-frame liveness packages.
 
     python benchmarks/latency.py [--data ../shared/data] [--requests 120] [--json OUT.json]
+    python benchmarks/latency.py --only package      # the 1.3 part alone
+
+1.3: the SDK captures a 10-frame package (4 frames/s, 2.25 s) from each live clip in
+``video/live``; the photo is a frame from later in the same clip. A package verifies once, so
+every request sends a freshly sealed copy (new nonce). Clips whose package the server refuses
+(its liveness score below the threshold) are left out and listed, so that every timed request
+runs the whole check and the comparison.
 
 The server is started as `facegate serve` on loopback, exactly as `make serve` runs it. Photos
 are real 640×480 webcam JPEGs (NUAA live frames); each request compares two of them, pairs of
@@ -41,7 +49,9 @@ def photo_pairs(data: Path, n: int, seed: int = 0) -> list[tuple[Path, Path]]:
     return [(rng.choice(files), rng.choice(files)) for _ in range(n)]
 
 
-def start_server(port: int, profile: str) -> subprocess.Popen[bytes]:
+def start_server(
+    port: int, profile: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -55,7 +65,7 @@ def start_server(port: int, profile: str) -> subprocess.Popen[bytes]:
             "--log-level",
             "warning",
         ],
-        env={**os.environ, "FACEGATE_PROFILE": profile},
+        env={**os.environ, "FACEGATE_PROFILE": profile, **(env or {})},
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -95,6 +105,68 @@ def drive(fn: Any, jobs: list[Any], concurrency: int) -> dict[str, Any]:
             latencies.append(dt)
             failures += not ok
     return summarise(latencies, time.perf_counter() - start, failures)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+PACKAGE_URL = "/identity/liveness_image_verification/stateless"
+
+
+def bench_package(data: Path, requests: int, warmup: int) -> dict[str, Any]:
+    from facegate.api.app import build_pipeline
+    from facegate.proto.codec import package_key, seal
+    from facegate.sdk.capture import CaptureOptions, Capturer, still_from_video, video_frames
+    from facegate.vision.liveness.analyzer import build_analyzer
+
+    settings = Settings(liveness_use_pack=False)
+    cipher = Cipher(settings.decrypt_key, settings.decrypt_iv)
+    key = package_key(settings.decrypt_key)
+    analyzer = build_analyzer(build_pipeline(settings), None)
+    capturer = Capturer(analyzer)
+    options = CaptureOptions(fps=4.0, seconds=2.25, min_seconds=2.25)
+    clips = []
+    for video in sorted((data / "video" / "live").iterdir()):
+        package = capturer.capture(video_frames(video), options)
+        assert len(package.frames) == 10, (video.name, len(package.frames))
+        clips.append((video.name, package, cipher.encrypt(still_from_video(video, 60.0))))
+    analyzer.close()
+    port = free_port()
+    proc = start_server(port, "default", {"FACEGATE_LIVENESS_USE_PACK": "false"})
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+
+            def one(job: tuple[Any, str]) -> bool:
+                package, photo = job
+                r = client.post(
+                    PACKAGE_URL,
+                    files={"liveness_file": ("s.fglv", seal(package, key))},
+                    data={"encrypted_image": photo},
+                )
+                return r.status_code == 200
+
+            kept = [(n, p, ph) for n, p, ph in clips if one((p, ph))]
+            excluded = sorted({n for n, _, _ in clips} - {n for n, _, _ in kept})
+            jobs = [(p, ph) for _, p, ph in kept]
+            for job in jobs[:warmup]:
+                one(job)
+            timed = [jobs[i % len(jobs)] for i in range(requests)]
+            result = drive(one, timed, 1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    mean_kb = np.mean([len(seal(p, key)) for _, p, _ in kept]) / 1024
+    return {
+        "frames_per_package": 10,
+        "package_kib_mean": round(float(mean_kb), 1),
+        "clips": [n for n, _, _ in kept],
+        "excluded_refused": excluded,
+        "concurrency_1": result,
+    }
 
 
 def bench_facegate(
@@ -169,19 +241,24 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=8)
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--profile", default="default", help="the server's FACEGATE_PROFILE")
+    ap.add_argument("--package-requests", type=int, default=60)
+    ap.add_argument("--only", choices=["verification", "package"])
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    pairs = photo_pairs(args.data, args.requests)
-    result: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count()},
-        "photos": "NUAA live webcam frames, 640×480 JPEG",
-        "profile": args.profile,
-        "facegate": bench_facegate(pairs, args.concurrency, args.warmup, args.profile),
-    }
-    if not args.no_peer:
-        result["face_recognition_peer"] = bench_peer(pairs, args.concurrency, args.warmup)
+    result: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
+    if args.json and args.json.exists():
+        result = {**json.loads(args.json.read_text()), **result}  # --only updates its part
+    if args.only != "package":
+        pairs = photo_pairs(args.data, args.requests)
+        result["photos"] = "NUAA live webcam frames, 640×480 JPEG"
+        result["profile"] = args.profile
+        result["facegate"] = bench_facegate(pairs, args.concurrency, args.warmup, args.profile)
+        if not args.no_peer:
+            result["face_recognition_peer"] = bench_peer(pairs, args.concurrency, args.warmup)
+    if args.only != "verification":
+        result["liveness_package"] = bench_package(args.data, args.package_requests, args.warmup)
     print(f"{'system':24} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'fail':>5}")
-    for system in ("facegate", "face_recognition_peer"):
+    for system in ("facegate", "face_recognition_peer", "liveness_package"):
         for key, r in result.get(system, {}).items():
             if isinstance(r, dict):
                 print(

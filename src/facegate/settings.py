@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     # An installed MiniFASNet pack joins the fusion unless this is false.
     liveness_use_pack: bool = True
 
+    # Liveness packages (1.3): their size, and how long one is remembered so it cannot be used
+    # twice. A package captured longer ago than the window is refused as expired (its nonce
+    # may have been forgotten), and one dated in the future beyond the clock skew too.
+    max_package_bytes: int = Field(16 * MiB, ge=1024)
+    package_window_seconds: int = Field(3600, ge=10, le=30 * 86400)
+    package_clock_skew_seconds: int = Field(300, ge=0, le=3600)
+    # Shared state between API processes (seen package nonces): redis://host:port/db. Unset:
+    # kept in this process only.
+    redis_url: str | None = None
+
     # False keeps error messages to the manual's exact short text (for clients that match on it).
     detailed_messages: bool = True
     model_dir: Path | None = None

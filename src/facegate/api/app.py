@@ -13,14 +13,18 @@ from facegate.api.errors import install_error_handlers
 from facegate.api.middleware import RequestContextMiddleware
 from facegate.api.routes import health, identity, liveness, quality
 from facegate.core.crypto import Cipher
+from facegate.proto.codec import package_key
 from facegate.settings import Settings
+from facegate.store.replay import build_replay_guard
 from facegate.worker.interface import InferenceEngine
 
 if TYPE_CHECKING:
     from facegate.vision.pipeline import FacePipeline
 
-# Endpoints whose body carries a video (up to 16 MB before encryption and base64).
+# Endpoints whose body carries a video (up to 16 MB before encryption and base64) or a
+# liveness package (up to 16 MB of frames).
 VIDEO_PATHS = (
+    "/identity/liveness_image_verification/stateless",
     "/liveness/silent_detection/stateless",
     "/identity/silent_image_verification/stateless",
 )
@@ -71,11 +75,13 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
     """Build the app. Models load here, so a bad model file stops start-up, not a request."""
     settings = settings or Settings()
     engine = engine or build_local_engine(settings)
+    replay_guard = build_replay_guard(settings.redis_url, settings.package_window_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await engine.aclose()
+        await replay_guard.aclose()
 
     app = FastAPI(
         title="facegate",
@@ -88,6 +94,9 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
     app.state.settings = settings
     app.state.cipher = Cipher(settings.decrypt_key, settings.decrypt_iv)
     app.state.engine = engine
+    # Packages are sealed under a key derived from the deployment key (codec.package_key).
+    app.state.package_key = package_key(settings.decrypt_key)
+    app.state.replay_guard = replay_guard
     app.include_router(health.router)
     app.include_router(identity.router)
     app.include_router(quality.router)

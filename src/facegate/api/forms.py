@@ -33,6 +33,18 @@ class Form:
             raise FacegateError(Code.INVALID_ARGUMENT, f"{name} is empty")
         return value
 
+    async def file(self, name: str, max_bytes: int) -> bytes:
+        """A required binary parameter, sent as a multipart file part; at most ``max_bytes``
+        are read (one more tells the caller it is over)."""
+        value = self.data.get(name)
+        if value is None:
+            raise FacegateError(Code.INVALID_ARGUMENT, f"{name} is required")
+        if not isinstance(value, UploadFile):
+            raise FacegateError(
+                Code.INVALID_ARGUMENT, f"{name} must be sent as a file part of multipart/form-data"
+            )
+        return await value.read(max_bytes + 1)
+
     def flag(self, name: str) -> bool:
         value = self.data.get(name)
         if value is None or isinstance(value, UploadFile):

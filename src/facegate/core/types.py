@@ -120,3 +120,10 @@ class LivenessOutcome:
 class SilentVerifyResult:
     liveness: LivenessOutcome
     verification_score: float | None  # None unless the liveness check passed
+
+
+@dataclass(frozen=True, slots=True)
+class PackageVerifyResult:
+    verification_score: float
+    liveness_score: float  # the server's own, on the package's frames
+    actions: tuple[tuple[str, float], ...]  # each claimed action and the level seen (≥ 1)

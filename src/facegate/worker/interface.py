@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from facegate.core.package import LivenessPackage
 from facegate.core.types import (
     LivenessOutcome,
     MultiFaceResult,
+    PackageVerifyResult,
     QualityResult,
     SilentVerifyResult,
     VerifyResult,
@@ -59,6 +61,13 @@ class InferenceEngine(Protocol):
     async def silent_verify(
         self, video: Video, photo: Photo, photo_options: PhotoOptions, options: VideoOptions
     ) -> SilentVerifyResult: ...
+
+    async def package_verify(
+        self, package: LivenessPackage, photo: Photo, photo_options: PhotoOptions
+    ) -> PackageVerifyResult:
+        """The server's re-check of a decrypted liveness package (any failure: 2007 with its
+        reason), then its selected face against the photo."""
+        ...
 
     def describe(self) -> dict[str, Any]:
         """Models, profile and calibration in use, for status endpoints and logs."""

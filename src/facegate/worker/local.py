@@ -18,18 +18,21 @@ import numpy as np
 
 from facegate.core.errors import Code, FacegateError, ImageError
 from facegate.core.media import ImageLimits, decode_image
+from facegate.core.package import LivenessPackage
 from facegate.core.types import (
     Face,
     FloatArray,
     ImageArray,
     LivenessOutcome,
     MultiFaceResult,
+    PackageVerifyResult,
     QualityResult,
     SilentVerifyResult,
     VerifyResult,
 )
 from facegate.core.video import VideoLimits, decode_video
 from facegate.vision.liveness.analyzer import LivenessAnalyzer, LivenessResult, face_crop
+from facegate.vision.liveness.package_check import PackageCheck, PackageChecker
 from facegate.vision.pipeline import FacePipeline, Oriented
 from facegate.worker.interface import Photo, PhotoOptions, Video, VideoOptions
 
@@ -215,6 +218,33 @@ class LocalEngine:
             sim = self._pipeline.similarity(frame_template, photo_r.templates[0])
             score = self._pipeline.score(sim)
         return SilentVerifyResult(_outcome(live_r, options), score)
+
+    async def package_verify(
+        self, package: LivenessPackage, photo: Photo, photo_options: PhotoOptions
+    ) -> PackageVerifyResult:
+        checker = PackageChecker(self._analyzer(), self._pipeline)
+        loop = asyncio.get_running_loop()
+        embed = functools.partial(
+            self._embed_photo,
+            options=photo_options,
+            largest_only=True,
+            corrupt_code=Code.INVALID_IMAGE_TYPE,
+        )
+        # As in 1.4: both at once, and the package's error first (its parameter comes first).
+        check_r, photo_r = await asyncio.gather(
+            loop.run_in_executor(self._pool, checker.check, package),
+            loop.run_in_executor(self._pool, embed, photo),
+            return_exceptions=True,
+        )
+        for r in (check_r, photo_r):
+            if isinstance(r, BaseException):
+                raise r
+        assert isinstance(check_r, PackageCheck)
+        assert isinstance(photo_r, _Embedded)
+        sel = check_r.selected
+        template = await self._run(self._pipeline.embed, sel.pixels, sel.face)
+        score = self._pipeline.score(self._pipeline.similarity(template, photo_r.templates[0]))
+        return PackageVerifyResult(score, check_r.liveness_score, check_r.actions)
 
     def describe(self) -> dict[str, Any]:
         p = self._pipeline

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from facegate.api.deps import CipherDep, EngineDep, FormDep
+from facegate.api.deps import CipherDep, EngineDep, FormDep, SettingsDep
 from facegate.api.errors import request_id_of
 from facegate.api.forms import Form
 from facegate.api.routes.liveness import liveness_fields, read_video
 from facegate.core.crypto import Cipher
+from facegate.core.errors import Code, FacegateError
+from facegate.core.package import LivenessPackage
 from facegate.core.types import Box
+from facegate.proto.codec import PackageLimits, open_package
+from facegate.settings import Settings
+from facegate.store.replay import ReplayGuard
 from facegate.worker.interface import Photo, PhotoOptions
 
 router = APIRouter(prefix="/identity")
@@ -18,6 +25,7 @@ router = APIRouter(prefix="/identity")
 FIRST = "first_encrypted_image"
 SECOND = "second_encrypted_image"
 IMAGE = "encrypted_image"
+LIVENESS_FILE = "liveness_file"
 
 
 def _score(value: float) -> float:
@@ -92,3 +100,51 @@ async def silent_image_verification(
     body = liveness_fields(result.liveness, return_status, extra)
     body["request_id"] = request_id_of(request)
     return JSONResponse(body)
+
+
+def _check_age(package: LivenessPackage, settings: Settings) -> None:
+    """A package older than the replay window could be one whose nonce was forgotten."""
+    now = datetime.now(UTC)
+    age = now - package.captured_at
+    if age > timedelta(seconds=settings.package_window_seconds):
+        raise FacegateError(
+            Code.CORRUPTED_LIVENESS_DATA,
+            f"the package expired: captured {age.total_seconds():.0f} s ago, "
+            f"packages are accepted for {settings.package_window_seconds} s",
+        )
+    if -age > timedelta(seconds=settings.package_clock_skew_seconds):
+        raise FacegateError(
+            Code.CORRUPTED_LIVENESS_DATA,
+            f"the package is dated {-age.total_seconds():.0f} s in the future",
+        )
+
+
+@router.post("/liveness_image_verification/stateless")
+async def liveness_image_verification(
+    request: Request, form: FormDep, cipher: CipherDep, engine: EngineDep, settings: SettingsDep
+) -> JSONResponse:
+    data = await form.file(LIVENESS_FILE, settings.max_package_bytes)
+    opened = open_package(
+        data, request.app.state.package_key, PackageLimits(max_bytes=settings.max_package_bytes)
+    )
+    _check_age(opened.package, settings)
+    photo = Photo(IMAGE, await form.encrypted(IMAGE, cipher))
+    # Remembered before the costly checks, so a package is single-use even when it fails them;
+    # a request missing its photo (above) does not use it up.
+    guard: ReplayGuard = request.app.state.replay_guard
+    if not await guard.first_use(opened.nonce):
+        raise FacegateError(
+            Code.CORRUPTED_LIVENESS_DATA,
+            "this package was already used: each capture verifies once",
+        )
+    photo_options = PhotoOptions(
+        auto_rotate=form.flag("auto_rotate"), check_quality=form.flag("check_quality")
+    )
+    result = await engine.package_verify(opened.package, photo, photo_options)
+    return JSONResponse(
+        {
+            "code": 1000,
+            "verification_score": _score(result.verification_score),
+            "request_id": request_id_of(request),
+        }
+    )

@@ -102,11 +102,11 @@ class LivenessAnalyzer:
         return self.video_fusion.threshold if t is None else t
 
     # --- per frame, on the pool --------------------------------------------------------------
-    def _detect(self, frame: VideoFrame) -> tuple[list[Face], ImageArray]:
+    def detect_frame(self, frame: VideoFrame) -> tuple[list[Face], ImageArray]:
         gray = np.asarray(cv2.cvtColor(frame.pixels, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
         return self._detector.detect(frame.pixels), gray
 
-    def _observe(self, args: tuple[int, float, Face, ImageArray]) -> cues.Observation:
+    def observe_face(self, args: tuple[int, float, Face, ImageArray]) -> cues.Observation:
         index, timestamp, face, gray = args
         return cues.Observation(index, timestamp, face, self._landmarks.predict(gray, face))
 
@@ -129,7 +129,7 @@ class LivenessAnalyzer:
         """The tracked face through ``frames``: where it is and how long it is visible."""
         if not frames:
             return Observed([], 0.0, [])
-        detected = list(self._pool.map(self._detect, frames))
+        detected = list(self._pool.map(self.detect_frame, frames))
         grays = [g for _, g in detected]
         h, w = frames[0].pixels.shape[:2]
         track = track_main_face([d for d, _ in detected], w, h)
@@ -139,7 +139,7 @@ class LivenessAnalyzer:
             for i, face in enumerate(track)
             if face is not None
         ]
-        return Observed(list(self._pool.map(self._observe, jobs)), visible, grays)
+        return Observed(list(self._pool.map(self.observe_face, jobs)), visible, grays)
 
     def video_cues(self, frames: Sequence[VideoFrame], observed: Observed) -> dict[str, float]:
         observations, grays = observed.observations, observed.grays
@@ -168,8 +168,14 @@ class LivenessAnalyzer:
         return values
 
     def analyze(self, video: DecodedVideo) -> LivenessResult:
-        frames = video.frames
-        observed = self.observe(frames)
+        return self.analyze_frames(video.frames)
+
+    def analyze_frames(
+        self, frames: Sequence[VideoFrame], observed: Observed | None = None
+    ) -> LivenessResult:
+        """Liveness of time-ordered frames (``observed``: their tracking, if already done)."""
+        if observed is None:
+            observed = self.observe(frames)
         observations, visible = observed.observations, observed.visible
         if not observations:
             raise FacegateError(Code.LIVENESS_SILENT_CHECK_FAILED, "no face was found in the video")
@@ -181,7 +187,7 @@ class LivenessAnalyzer:
             status = "short_time"
         else:
             status = "ok" if score >= threshold else "hack"
-        selected = self._select(frames, observations) if status == "ok" else None
+        selected = self.select(frames, observations) if status == "ok" else None
         values["visible_seconds"] = visible
         return LivenessResult(
             status=status,
@@ -193,7 +199,7 @@ class LivenessAnalyzer:
             cues=values,
         )
 
-    def _select(
+    def select(
         self, frames: Sequence[VideoFrame], observations: Sequence[cues.Observation]
     ) -> SelectedFrame:
         ears = np.array([cues.eye_aspect_ratio(o.points) for o in observations])

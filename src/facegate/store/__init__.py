@@ -1,0 +1,1 @@
+"""State shared between requests (and, with Redis, between API processes)."""

@@ -1,0 +1,156 @@
+"""Challenge actions (blink, open mouth, turn left/right, nod) measured from face landmarks.
+
+The capture SDK uses ``find_action`` to wait for each action of its challenge; the server uses
+``action_seen`` to check that an action a package claims is visible in the frames it names. Both
+read the same per-frame signals with the same rules, so a package the SDK writes from a real
+action passes the server, and a claim the frames do not support does not.
+
+Turns and nods are measured from the capture's resting pose (the median of the frames outside
+the actions), and a blink against the eye opening of the frames around it, because landmark
+geometry differs between faces and cameras and drifts with pose over a capture; the mouth
+opening is a ratio of the mouth's own width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from facegate.core.package import ActionKind
+from facegate.core.types import FloatArray
+from facegate.vision.liveness.cues import eye_aspect_ratio
+from facegate.vision.quality.measures import head_pose
+
+# A blink: the eye aspect ratio falls below this share of the open-eye level.
+BLINK_RATIO = 0.72
+# An open mouth: the inner-lip gap over the mouth width reaches this (a closed mouth is ~0;
+# speech reaches 0.2–0.3 for a moment; a deliberately opened mouth passes 0.45).
+MOUTH_OPEN = 0.45
+# A turn: the yaw moves this many degrees from the resting yaw towards the asked side.
+TURN_DEGREES = 18.0
+# A nod: the pitch goes this many degrees below the resting pitch (head bowed) within the range.
+NOD_DEGREES = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """Per-frame landmark signals of one face (NaN where the face was not found)."""
+
+    ear: FloatArray  # eye aspect ratio
+    mouth: FloatArray  # inner-lip gap / mouth width
+    yaw: FloatArray  # degrees, > 0: the subject turns to their left
+    pitch: FloatArray  # degrees, > 0: the subject looks up
+
+    def __len__(self) -> int:
+        return len(self.ear)
+
+    @property
+    def found(self) -> np.ndarray:
+        return np.asarray(~np.isnan(self.ear))
+
+
+def mouth_gap(points: FloatArray) -> float:
+    width = float(np.linalg.norm(points[54] - points[48]))
+    gap = float(
+        np.mean([np.linalg.norm(points[a] - points[b]) for a, b in ((61, 67), (62, 66), (63, 65))])
+    )
+    return gap / width if width > 1e-6 else 0.0
+
+
+def signals_of(points: Sequence[FloatArray | None], width: int, height: int) -> Signals:
+    """Signals for a sequence of 68-point landmark sets (None: no face in that frame)."""
+    n = len(points)
+    ear, mouth, yaw, pitch = (np.full(n, np.nan) for _ in range(4))
+    for i, p in enumerate(points):
+        if p is None:
+            continue
+        ear[i] = eye_aspect_ratio(p)
+        mouth[i] = mouth_gap(p)
+        pose = head_pose(p, width, height)
+        yaw[i], pitch[i] = pose.yaw, pose.pitch
+    return Signals(ear, mouth, yaw, pitch)
+
+
+# Eye opening is judged against the open level of the frames around (this many on each side,
+# about a second at the SDK's rate): the ratio drifts with head pose and light over a capture,
+# while a blink is a dip of a few frames below its neighbours.
+BLINK_CONTEXT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Resting:
+    """The capture's resting head pose: the median of the frames outside every action."""
+
+    yaw: float
+    pitch: float
+
+    @classmethod
+    def of(cls, signals: Signals, exclude: Iterable[int] = ()) -> Resting | None:
+        ok = signals.found.copy()
+        for i in exclude:
+            if 0 <= i < len(ok):
+                ok[i] = False
+        if ok.sum() < 3:
+            return None
+        return cls(yaw=float(np.median(signals.yaw[ok])), pitch=float(np.median(signals.pitch[ok])))
+
+
+def open_level(ear: FloatArray) -> FloatArray:
+    """Per frame, the open-eye level around it (80th percentile of its neighbourhood)."""
+    out = np.full(len(ear), np.nan)
+    for i in range(len(ear)):
+        near = ear[max(0, i - BLINK_CONTEXT) : i + BLINK_CONTEXT + 1]
+        near = near[~np.isnan(near)]
+        if len(near) >= 3:
+            out[i] = float(np.percentile(near, 80))
+    return out
+
+
+def strengths(kind: ActionKind, signals: Signals, rest: Resting) -> FloatArray:
+    """Per frame, how far the face goes into ``kind``: ≥ 1 means the action is reached there."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if kind is ActionKind.BLINK:
+            closed = 1.0 - signals.ear / np.maximum(open_level(signals.ear), 1e-6)
+            st: FloatArray = np.asarray(closed / (1.0 - BLINK_RATIO), dtype=np.float64)
+        elif kind is ActionKind.OPEN_MOUTH:
+            st = np.asarray(signals.mouth / MOUTH_OPEN, dtype=np.float64)
+        elif kind is ActionKind.TURN_LEFT:
+            st = np.asarray((signals.yaw - rest.yaw) / TURN_DEGREES, dtype=np.float64)
+        elif kind is ActionKind.TURN_RIGHT:
+            st = np.asarray((rest.yaw - signals.yaw) / TURN_DEGREES, dtype=np.float64)
+        elif kind is ActionKind.NOD:
+            st = np.asarray((rest.pitch - signals.pitch) / NOD_DEGREES, dtype=np.float64)
+        else:
+            raise ValueError(f"unknown action {kind!r}")
+    return np.nan_to_num(np.asarray(st, dtype=np.float64), nan=0.0)
+
+
+def find_action(
+    kind: ActionKind, signals: Signals, start: int, rest: Resting, *, level: float = 1.0
+) -> tuple[int, int] | None:
+    """The first completed run of ``kind`` from frame ``start`` on: it begins where the
+    strength reaches ``level`` and lasts while it stays ≥ 1. Returned widened by one frame on
+    each side (inclusive indices, not before ``start``) so the evidence shows the change; None
+    while no run has ended before the newest frame."""
+    st = strengths(kind, signals, rest)
+    hits = np.flatnonzero(st[start:] >= level)
+    if len(hits) == 0:
+        return None
+    first = start + int(hits[0])
+    last = first
+    while last + 1 < len(st) and st[last + 1] >= 1.0:
+        last += 1
+    if last == len(st) - 1:
+        return None
+    return max(first - 1, start), last + 1
+
+
+def action_seen(
+    kind: ActionKind, signals: Signals, first: int, last: int, rest: Resting
+) -> tuple[bool, float]:
+    """Whether frames ``first..last`` show ``kind``, and the strongest level reached there."""
+    st = strengths(kind, signals, rest)[first : last + 1]
+    peak = float(np.max(st)) if len(st) else 0.0
+    return peak >= 1.0, peak

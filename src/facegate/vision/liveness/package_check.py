@@ -1,0 +1,195 @@
+"""The server's own check of a liveness package: it trusts nothing the device claims.
+
+A package passes when its frames decode, hold one face that the video liveness cues find live
+over at least the minimum visible time, show one and the same person throughout, and show every
+action the challenge claims in the frames it names. Every failure is code 2007 with a reason
+that says which check failed, so an integrator can tell a tampered file from a failed capture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from facegate.core.errors import Code, FacegateError, ImageError
+from facegate.core.media import ImageLimits, decode_image
+from facegate.core.package import FrameRole, LivenessPackage, Mode
+from facegate.core.types import FloatArray
+from facegate.core.video import VideoFrame
+from facegate.vision.liveness import actions
+from facegate.vision.liveness.analyzer import LivenessAnalyzer, Observed, SelectedFrame
+from facegate.vision.liveness.cues import Observation
+from facegate.vision.pipeline import FacePipeline
+
+# Frames of one capture come from one camera at preview resolution.
+FRAME_LIMITS = ImageLimits(max_bytes=2 * 1024 * 1024, min_side=64, max_side=1920)
+# The tracked face must be found in this share of the frames: a capture is of one face in view.
+MIN_FACE_SHARE = 0.8
+# Frames compared with the selected frame for identity (spread over the capture, plus every
+# action's evidence): enough to catch a spliced package, few enough to stay cheap.
+IDENTITY_SAMPLES = 4
+
+
+def _fail(detail: str) -> FacegateError:
+    return FacegateError(Code.CORRUPTED_LIVENESS_DATA, detail)
+
+
+@dataclass(frozen=True, slots=True)
+class PackageCheck:
+    liveness_score: float
+    threshold: float
+    selected: SelectedFrame
+    actions: tuple[tuple[str, float], ...]  # (action, the strongest level seen, ≥ 1)
+
+
+def decode_frames(package: LivenessPackage) -> list[VideoFrame]:
+    frames: list[VideoFrame] = []
+    t0 = package.frames[0].timestamp_ms
+    size: tuple[int, int] | None = None
+    for i, f in enumerate(package.frames):
+        try:
+            image = decode_image(f.jpeg, FRAME_LIMITS)
+        except ImageError as exc:
+            raise _fail(f"frame {i} could not be used: {exc.detail}") from None
+        if image.format != "JPEG":
+            raise _fail(f"frame {i} is {image.format}, frames must be JPEG")
+        if size is None:
+            size = (image.width, image.height)
+        elif (image.width, image.height) != size:
+            raise _fail(
+                f"frame {i} is {image.width}×{image.height} px while frame 0 is "
+                f"{size[0]}×{size[1]}: a capture comes from one camera"
+            )
+        frames.append(VideoFrame(i, (f.timestamp_ms - t0) / 1000.0, image.pixels))
+    return frames
+
+
+class PackageChecker:
+    def __init__(
+        self,
+        analyzer: LivenessAnalyzer,
+        pipeline: FacePipeline,
+        *,
+        same_person_score: float = 0.5,
+    ) -> None:
+        self._analyzer = analyzer
+        self._pipeline = pipeline
+        # Calibrated score: 0.5 ↔ a false-accept rate of 1 %, so two different people are
+        # rarely taken for one, and a live person's own frames always are.
+        self._same_person_score = same_person_score
+
+    def check(self, package: LivenessPackage) -> PackageCheck:
+        frames = decode_frames(package)
+        span = frames[-1].timestamp - frames[0].timestamp if len(frames) > 1 else 0.0
+        need = self._analyzer.config.min_visible_seconds
+        if span < need:
+            raise _fail(f"the frames span {span:.2f} s; at least {need:.1f} s are needed")
+        if package.mode is Mode.INTERACTIVE and not package.challenge:
+            raise _fail("an interactive package must name its challenge actions")
+
+        observed = self._analyzer.observe(frames)
+        if not observed.observations:
+            raise _fail("no face was found in the package's frames")
+        share = len(observed.observations) / len(frames)
+        if share < MIN_FACE_SHARE:
+            raise _fail(
+                f"the face is found in {len(observed.observations)} of {len(frames)} frames; "
+                "a capture must keep one face in view"
+            )
+        result = self._analyzer.analyze_frames(frames, observed)
+        if result.status == "short_time":
+            raise _fail(f"the face is visible for {result.visible_seconds:.2f} s only")
+        if not result.passed:
+            raise _fail(
+                f"the frames do not show a live face (liveness score {result.score:.3f} "
+                f"below {result.threshold:.3f})"
+            )
+
+        by_index = {o.index: o for o in observed.observations}
+        selected = self._selected(package, frames, by_index, observed)
+        seen = self._check_actions(package, frames, observed)
+        self._check_identity(package, frames, by_index, selected)
+        return PackageCheck(result.score, result.threshold, selected, seen)
+
+    def _selected(
+        self,
+        package: LivenessPackage,
+        frames: Sequence[VideoFrame],
+        by_index: dict[int, Observation],
+        observed: Observed,
+    ) -> SelectedFrame:
+        index = package.selected_index()
+        if index is None:
+            return self._analyzer.select(frames, observed.observations)
+        o = by_index.get(index)
+        if o is None:
+            raise _fail(f"the selected frame {index} shows no tracked face")
+        return SelectedFrame(frames[index].timestamp, frames[index].pixels, o.face)
+
+    def _check_actions(
+        self,
+        package: LivenessPackage,
+        frames: Sequence[VideoFrame],
+        observed: Observed,
+    ) -> tuple[tuple[str, float], ...]:
+        if not package.challenge:
+            return ()
+        points: list[FloatArray | None] = [None] * len(frames)
+        for o in observed.observations:
+            points[o.index] = o.points
+        h, w = frames[0].pixels.shape[:2]
+        signals = actions.signals_of(points, w, h)
+        claimed = [i for a in package.challenge for i in range(a.first_frame, a.last_frame + 1)]
+        rest = actions.Resting.of(signals, exclude=claimed)
+        if rest is None:
+            raise _fail("too few frames with a face to measure the challenge actions")
+        seen: list[tuple[str, float]] = []
+        previous_end = -1
+        for k, action in enumerate(package.challenge):
+            if action.first_frame <= previous_end:
+                raise _fail(
+                    f"action {k} ({action.kind.value}) starts at frame {action.first_frame}, "
+                    f"before the previous action ended (frame {previous_end})"
+                )
+            previous_end = action.last_frame
+            ok, peak = actions.action_seen(
+                action.kind, signals, action.first_frame, action.last_frame, rest
+            )
+            if not ok:
+                raise _fail(
+                    f"the claimed {action.kind.value} (action {k}) is not visible in frames "
+                    f"{action.first_frame}–{action.last_frame} "
+                    f"(it reaches {peak:.2f} of the 1.00 needed)"
+                )
+            seen.append((action.kind.value, peak))
+        for i, f in enumerate(package.frames):
+            if FrameRole.ACTION in f.roles and not any(
+                a.first_frame <= i <= a.last_frame for a in package.challenge
+            ):
+                raise _fail(f"frame {i} is marked as action evidence outside every action")
+        return tuple(seen)
+
+    def _check_identity(
+        self,
+        package: LivenessPackage,
+        frames: Sequence[VideoFrame],
+        by_index: dict[int, Observation],
+        selected: SelectedFrame,
+    ) -> None:
+        tracked = sorted(by_index)
+        step = max(1, len(tracked) // IDENTITY_SAMPLES)
+        probe = set(tracked[::step][:IDENTITY_SAMPLES])
+        for a in package.challenge:
+            mid = (a.first_frame + a.last_frame) // 2
+            near = min(tracked, key=lambda i: abs(i - mid))
+            probe.add(near)
+        reference = self._pipeline.embed(selected.pixels, selected.face)
+        for i in sorted(probe):
+            o = by_index[i]
+            template = self._pipeline.embed(frames[i].pixels, o.face)
+            score = self._pipeline.score(self._pipeline.similarity(reference, template))
+            if score < self._same_person_score:
+                raise _fail(
+                    f"frame {i} shows a different person than the selected frame "
+                    f"(score {score:.3f} below {self._same_person_score:.2f})"
+                )

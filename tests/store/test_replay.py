@@ -1,0 +1,123 @@
+"""Package nonces are first-use only: in memory, and shared between processes through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from facegate.core.errors import FacegateError
+from facegate.store import replay
+from facegate.store.replay import MemoryReplayGuard, RedisReplayGuard
+
+
+def test_memory_guard_first_use_then_refuses() -> None:
+    async def run() -> list[bool]:
+        g = MemoryReplayGuard(60)
+        return [await g.first_use(b"a"), await g.first_use(b"a"), await g.first_use(b"b")]
+
+    assert asyncio.run(run()) == [True, False, True]
+
+
+def test_memory_guard_forgets_after_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(replay.time, "monotonic", lambda: now[0])
+
+    async def run() -> list[bool]:
+        g = MemoryReplayGuard(10)
+        first = await g.first_use(b"n")
+        now[0] += 9.0
+        inside = await g.first_use(b"n")
+        now[0] += 2.0
+        after = await g.first_use(b"n")
+        return [first, inside, after]
+
+    assert asyncio.run(run()) == [True, False, True]
+
+
+def test_memory_guard_fails_closed_when_full() -> None:
+    async def run() -> None:
+        g = MemoryReplayGuard(60, max_entries=2)
+        assert await g.first_use(b"1")
+        assert await g.first_use(b"2")
+        with pytest.raises(FacegateError, match="too many packages"):
+            await g.first_use(b"3")
+        assert not await g.first_use(b"1")
+
+    asyncio.run(run())
+
+
+def test_concurrent_uses_of_one_nonce_let_exactly_one_through() -> None:
+    async def run() -> list[bool]:
+        g = MemoryReplayGuard(60)
+        return list(await asyncio.gather(*(g.first_use(b"same") for _ in range(50))))
+
+    assert sorted(asyncio.run(run())) == [False] * 49 + [True]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (.ci/run installs Debian's redis-server)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folder: Path = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_redis_guard_is_shared_between_guards(redis_url: str) -> None:
+    """Two guards stand for two API processes: a nonce used through one is refused by the
+    other, and 50 racing uses let exactly one through."""
+
+    async def run() -> tuple[list[bool], list[bool]]:
+        a, b = RedisReplayGuard(redis_url, 60), RedisReplayGuard(redis_url, 60)
+        try:
+            pair = [await a.first_use(b"shared"), await b.first_use(b"shared")]
+            race = await asyncio.gather(
+                *((a if i % 2 else b).first_use(b"race") for i in range(50))
+            )
+            return pair, list(race)
+        finally:
+            await a.aclose()
+            await b.aclose()
+
+    pair, race = asyncio.run(run())
+    assert pair == [True, False]
+    assert sorted(race) == [False] * 49 + [True]
+
+
+def test_redis_guard_expires(redis_url: str) -> None:
+    async def run() -> list[bool]:
+        g = RedisReplayGuard(redis_url, 1)
+        try:
+            first = await g.first_use(b"short")
+            await asyncio.sleep(1.3)
+            return [first, await g.first_use(b"short")]
+        finally:
+            await g.aclose()
+
+    assert asyncio.run(run()) == [True, True]

@@ -31,7 +31,12 @@ from facegate.core.types import (
     VerifyResult,
 )
 from facegate.core.video import VideoLimits, decode_video
-from facegate.vision.liveness.analyzer import LivenessAnalyzer, LivenessResult, face_crop
+from facegate.vision.liveness.analyzer import (
+    LivenessAnalyzer,
+    LivenessResult,
+    SelectedFrame,
+    face_crop,
+)
 from facegate.vision.liveness.package_check import PackageCheck, PackageChecker
 from facegate.vision.pipeline import FacePipeline, Oriented
 from facegate.worker.interface import Photo, PhotoOptions, Video, VideoOptions
@@ -189,10 +194,11 @@ class LocalEngine:
         result: LivenessResult = await self._run(self._liveness_sync, video)
         return _outcome(result, options)
 
-    async def silent_verify(
-        self, video: Video, photo: Photo, photo_options: PhotoOptions, options: VideoOptions
-    ) -> SilentVerifyResult:
-        self._analyzer()
+    async def _beside_photo(
+        self, fn: Any, arg: Any, photo: Photo, photo_options: PhotoOptions
+    ) -> tuple[Any, _Embedded]:
+        """``fn(arg)`` (the video or package check) and the photo's embedding at once; the
+        first one's error is reported first, as its parameter comes first in the request."""
         loop = asyncio.get_running_loop()
         embed = functools.partial(
             self._embed_photo,
@@ -200,50 +206,40 @@ class LocalEngine:
             largest_only=True,
             corrupt_code=Code.INVALID_IMAGE_TYPE,
         )
-        # Both run at once; the video's error is reported first, as its parameter comes first.
-        live_r, photo_r = await asyncio.gather(
-            loop.run_in_executor(self._pool, self._liveness_sync, video),
+        results: tuple[Any, ...] = await asyncio.gather(
+            loop.run_in_executor(self._pool, fn, arg),
             loop.run_in_executor(self._pool, embed, photo),
             return_exceptions=True,
         )
-        for r in (live_r, photo_r):
+        for r in results:
             if isinstance(r, BaseException):
                 raise r
+        first, embedded = results
+        assert isinstance(embedded, _Embedded)
+        return first, embedded
+
+    async def _compare(self, selected: SelectedFrame, photo: _Embedded) -> float:
+        template = await self._run(self._pipeline.embed, selected.pixels, selected.face)
+        return self._pipeline.score(self._pipeline.similarity(template, photo.templates[0]))
+
+    async def silent_verify(
+        self, video: Video, photo: Photo, photo_options: PhotoOptions, options: VideoOptions
+    ) -> SilentVerifyResult:
+        self._analyzer()
+        live_r, photo_r = await self._beside_photo(self._liveness_sync, video, photo, photo_options)
         assert isinstance(live_r, LivenessResult)
-        assert isinstance(photo_r, _Embedded)
         score: float | None = None
         if live_r.passed and live_r.selected is not None:
-            sel = live_r.selected
-            frame_template = await self._run(self._pipeline.embed, sel.pixels, sel.face)
-            sim = self._pipeline.similarity(frame_template, photo_r.templates[0])
-            score = self._pipeline.score(sim)
+            score = await self._compare(live_r.selected, photo_r)
         return SilentVerifyResult(_outcome(live_r, options), score)
 
     async def package_verify(
         self, package: LivenessPackage, photo: Photo, photo_options: PhotoOptions
     ) -> PackageVerifyResult:
         checker = PackageChecker(self._analyzer(), self._pipeline)
-        loop = asyncio.get_running_loop()
-        embed = functools.partial(
-            self._embed_photo,
-            options=photo_options,
-            largest_only=True,
-            corrupt_code=Code.INVALID_IMAGE_TYPE,
-        )
-        # As in 1.4: both at once, and the package's error first (its parameter comes first).
-        check_r, photo_r = await asyncio.gather(
-            loop.run_in_executor(self._pool, checker.check, package),
-            loop.run_in_executor(self._pool, embed, photo),
-            return_exceptions=True,
-        )
-        for r in (check_r, photo_r):
-            if isinstance(r, BaseException):
-                raise r
+        check_r, photo_r = await self._beside_photo(checker.check, package, photo, photo_options)
         assert isinstance(check_r, PackageCheck)
-        assert isinstance(photo_r, _Embedded)
-        sel = check_r.selected
-        template = await self._run(self._pipeline.embed, sel.pixels, sel.face)
-        score = self._pipeline.score(self._pipeline.similarity(template, photo_r.templates[0]))
+        score = await self._compare(check_r.selected, photo_r)
         return PackageVerifyResult(score, check_r.liveness_score, check_r.actions)
 
     def describe(self) -> dict[str, Any]:

@@ -181,9 +181,7 @@ def bench_facegate(
         }
         for a, b in pairs
     ]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = start_server(port, profile)
     results: dict[str, Any] = {}
     try:

@@ -1483,6 +1483,16 @@ class Scene:
         rot, trans = self.pose.at(t)
         return rot_c @ rot, rot_c @ trans + tc
 
+    def start_frame(self, t: float, exposure: float) -> tuple[F32, F64, int, F64, F64]:
+        """The smeared background at ``t``, the object's motion over the exposure, the padding
+        that motion needs, and the object's pose in camera coordinates."""
+        rot_c, tc = self.camera_pose(t)
+        d_bg, d_obj = self.motion(t, exposure)
+        frame = smear(self.background(rot_c, tc), d_bg, cv2.BORDER_REFLECT)
+        pad = math.ceil(float(np.hypot(*d_obj)) / 2) + 1
+        rot2, trans2 = self.object_pose(t)
+        return frame, d_obj, pad, rot2, trans2
+
     def face_image(self, t: float) -> tuple[float, float]:
         """Where the attack face's centre is in the image at time ``t``."""
         rot, trans = self.object_pose(t)
@@ -1612,11 +1622,7 @@ class PrintScene(Scene):
         self.probe_pts = np.vstack([paper.corners(), face_pt[None]])
 
     def render(self, t: float, content_t: float, exposure: float = 0.0) -> F32:
-        rot_c, tc = self.camera_pose(t)
-        d_bg, d_obj = self.motion(t, exposure)
-        frame = smear(self.background(rot_c, tc), d_bg, cv2.BORDER_REFLECT)
-        pad = math.ceil(float(np.hypot(*d_obj)) / 2) + 1
-        rot2, trans2 = self.object_pose(t)
+        frame, d_obj, pad, rot2, trans2 = self.start_frame(t, exposure)
         gain = self.gain * lambert(rot2, self.light, self.ambient)
         if self.back is not None:
             hom_b = self.back.homography(self.K, rot2, trans2)
@@ -1818,11 +1824,7 @@ class ReplayScene(Scene):
         self.probe_pts = np.vstack([body.corners(), face_pt[None]])
 
     def render(self, t: float, content_t: float, exposure: float = 0.0) -> F32:
-        rot_c, tc = self.camera_pose(t)
-        d_bg, d_obj = self.motion(t, exposure)
-        frame = smear(self.background(rot_c, tc), d_bg, cv2.BORDER_REFLECT)
-        pad = math.ceil(float(np.hypot(*d_obj)) / 2) + 1
-        rot2, trans2 = self.object_pose(t)
+        frame, d_obj, pad, rot2, trans2 = self.start_frame(t, exposure)
         shade = self.body_gain * lambert(rot2, self.light, self.ambient)
 
         def layer(plane: Planar | None, gain: float) -> None:

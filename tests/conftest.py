@@ -6,6 +6,7 @@ import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -16,6 +17,9 @@ from PIL import Image
 from facegate.api.app import create_app
 from facegate.core.crypto import Cipher
 from facegate.settings import Settings
+
+if TYPE_CHECKING:
+    from facegate.sdk.capture import Capturer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,6 +60,27 @@ def pack_model_dir(pack_source: Path, tmp_path_factory: pytest.TempPathFactory) 
     root = tmp_path_factory.mktemp("model_dir")
     install_pack("minifasnet", str(pack_source), root)
     return root
+
+
+@pytest.fixture(scope="session")
+def videos(data_dir: Path) -> Path:
+    """The face videos: ``live/`` and ``replay/``."""
+    folder = data_dir / "video"
+    if not (folder / "live").is_dir():
+        pytest.skip(f"no video/live folder in {data_dir}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def capturer(settings: Settings) -> Iterator[Capturer]:
+    """The liveness-package SDK's capturer, on the default models."""
+    from facegate.api.app import build_pipeline
+    from facegate.sdk.capture import Capturer
+    from facegate.vision.liveness.analyzer import build_analyzer
+
+    analyzer = build_analyzer(build_pipeline(settings), None)
+    yield Capturer(analyzer)
+    analyzer.close()
 
 
 @pytest.fixture(scope="session")

@@ -25,14 +25,6 @@ ALL_FLAGS = {"return_image": "true", "return_face_image": "true", "return_status
 
 
 @pytest.fixture(scope="module")
-def videos(data_dir: Path) -> Path:
-    folder = data_dir / "video"
-    if not (folder / "live").is_dir():
-        pytest.skip(f"no video/ folder in {data_dir}")
-    return folder
-
-
-@pytest.fixture(scope="module")
 def live_clip(videos: Path) -> bytes:
     return (videos / "live" / "tranvanluyt_real.mp4").read_bytes()
 

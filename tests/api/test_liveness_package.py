@@ -7,7 +7,6 @@ frames must show what the package claims.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,35 +18,18 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from facegate.api.app import build_pipeline
 from facegate.core.crypto import Cipher
 from facegate.core.package import ActionKind, ChallengeAction, LivenessPackage, Mode
 from facegate.proto.codec import package_key, seal
 from facegate.sdk.capture import CaptureOptions, Capturer, video_frames
 from facegate.settings import Settings
 from facegate.vision.liveness import actions
-from facegate.vision.liveness.analyzer import build_analyzer
 from facegate.vision.liveness.package_check import decode_frames
 from tests.api.helpers import error_code, ok_body
 from tests.conftest import lfw_photo
 from tests.packages import frame_at, post_package, sealed
 
 CLIP = "tranvanluyt_real.mp4"
-
-
-@pytest.fixture(scope="module")
-def capturer(settings: Settings) -> Iterator[Capturer]:
-    analyzer = build_analyzer(build_pipeline(settings), None)
-    yield Capturer(analyzer)
-    analyzer.close()
-
-
-@pytest.fixture(scope="module")
-def videos(data_dir: Path) -> Path:
-    folder = data_dir / "video"
-    if not (folder / "live").is_dir():
-        pytest.skip(f"no videos at {folder}")
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -3,38 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from facegate.api.app import build_pipeline
 from facegate.core.crypto import Cipher
 from facegate.core.package import ActionKind, FrameRole, LivenessPackage, Mode
 from facegate.proto.codec import open_package, package_key
 from facegate.sdk import cli
 from facegate.sdk.capture import CaptureError, CaptureOptions, Capturer, video_frames
 from facegate.settings import Settings
-from facegate.vision.liveness.analyzer import build_analyzer
 from tests.api.helpers import ok_body
 from tests.conftest import lfw_photo
 from tests.packages import frame_at, post_package, sealed
 
 
 @pytest.fixture(scope="module")
-def capturer(settings: Settings) -> Iterator[Capturer]:
-    analyzer = build_analyzer(build_pipeline(settings), None)
-    yield Capturer(analyzer)
-    analyzer.close()
-
-
-@pytest.fixture(scope="module")
-def live_videos(data_dir: Path) -> list[Path]:
-    folder = data_dir / "video" / "live"
-    if not folder.is_dir():
-        pytest.skip(f"no live videos at {folder}")
-    return sorted(folder.iterdir())
+def live_videos(videos: Path) -> list[Path]:
+    return sorted((videos / "live").iterdir())
 
 
 def verify(

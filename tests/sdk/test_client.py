@@ -42,6 +42,7 @@ from facegate.sdk import (
     Timeout,
     TransportError,
 )
+from facegate.sdk.capture import Capturer
 from facegate.settings import Settings
 from tests.conftest import jpeg_bytes, lfw_photo, load_rgb
 from tests.videos import encode_video, read_frames, wall
@@ -57,14 +58,6 @@ def fg(client: TestClient, settings: Settings) -> Iterator[FacegateClient]:
         "http://testserver", key=settings.decrypt_key, iv=settings.decrypt_iv, http=client
     ) as c:
         yield c
-
-
-@pytest.fixture(scope="module")
-def videos(data_dir: Path) -> Path:
-    folder = data_dir / "video"
-    if not (folder / "live").is_dir():
-        pytest.skip(f"no video/ folder in {data_dir}")
-    return folder
 
 
 # --- results -------------------------------------------------------------------------------
@@ -307,19 +300,13 @@ def test_silent_server_is_timeout(settings: Settings) -> None:
 @pytest.mark.models
 @pytest.mark.data
 def test_liveness_verify_round_trip_and_corrupt_package(
-    fg: FacegateClient, settings: Settings, data_dir: Path, lfw: Path
+    fg: FacegateClient, settings: Settings, videos: Path, lfw: Path, capturer: Capturer
 ) -> None:
-    from facegate.api.app import build_pipeline
-    from facegate.sdk.capture import CaptureOptions, Capturer, video_frames
-    from facegate.vision.liveness.analyzer import build_analyzer
+    from facegate.sdk.capture import CaptureOptions, video_frames
     from tests.packages import frame_at, sealed
 
-    video = data_dir / "video" / "live" / "liveportrait_d11.mp4"
-    analyzer = build_analyzer(build_pipeline(settings), None)
-    try:
-        package = Capturer(analyzer).capture(video_frames(video), CaptureOptions())
-    finally:
-        analyzer.close()
+    video = videos / "live" / "liveportrait_d11.mp4"
+    package = capturer.capture(video_frames(video), CaptureOptions())
     result = fg.liveness_verify(sealed(package, settings), frame_at(video, 60.0))
     assert result.verification_score > 0.7
     assert len(result.request_id) == 32

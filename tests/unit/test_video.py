@@ -446,11 +446,8 @@ def test_sniff_container(data: bytes, name: str | None) -> None:
 
 
 @pytest.fixture(scope="module")
-def live_videos(data_dir: Path) -> Path:
-    live = data_dir / "video" / "live"
-    if not live.is_dir():
-        pytest.skip(f"real face videos not found at {live}")
-    return live
+def live_videos(videos: Path) -> Path:
+    return videos / "live"
 
 
 @pytest.mark.data

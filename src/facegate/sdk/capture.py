@@ -37,7 +37,7 @@ from facegate.vision.liveness import actions
 from facegate.vision.liveness.analyzer import LivenessAnalyzer, Observed
 from facegate.vision.liveness.cues import Observation
 from facegate.vision.liveness.package_check import FRAME_LIMITS
-from facegate.vision.liveness.track import MIN_IOU, iou, main_face_of, visible_seconds
+from facegate.vision.liveness.track import follow, visible_seconds
 
 SDK_NAME = "facegate-sdk-python"
 # The device counts an action only above the server's level by this factor, so that the
@@ -75,6 +75,9 @@ class CaptureOptions:
 class _Session:
     frames: list[VideoFrame] = field(default_factory=list)
     points: list[FloatArray | None] = field(default_factory=list)
+    # Each frame's action signals, computed once when it is sampled (the challenge is
+    # re-evaluated on every new frame).
+    rows: list[actions.Row] = field(default_factory=list)
     faces: list[Face | None] = field(default_factory=list)
     grays: list[ImageArray] = field(default_factory=list)
     jpegs: list[bytes] = field(default_factory=list)
@@ -174,14 +177,7 @@ class Capturer:
         frame = VideoFrame(len(s.frames), t, pixels)
         faces, gray = self._analyzer.detect_frame(frame)
         h, w = pixels.shape[:2]
-        face: Face | None = None
-        if faces:
-            if s.last is None:
-                face = main_face_of(faces, w, h)
-            else:
-                anchor = s.last.box
-                best = max(faces, key=lambda f: iou(f.box, anchor))
-                face = best if iou(best.box, anchor) >= MIN_IOU else None
+        face = follow(faces, s.last, w, h)
         if face is None and not s.frames:
             return False
         points = None
@@ -190,6 +186,7 @@ class Capturer:
             s.last = face
         s.frames.append(frame)
         s.points.append(points)
+        s.rows.append(actions.frame_signals(points, w, h))
         s.faces.append(face)
         s.grays.append(gray)
         s.jpegs.append(jpeg)
@@ -261,8 +258,7 @@ class Capturer:
     def _look_for(
         self, s: _Session, kind: ActionKind, found: list[tuple[ActionKind, int, int]]
     ) -> tuple[int, int] | None:
-        h, w = s.frames[0].pixels.shape[:2]
-        signals = actions.signals_of(s.points, w, h)
+        signals = actions.signals_from(s.rows)
         done = [i for _, a, b in found for i in range(a, b + 1)]
         rest = actions.Resting.of(signals, exclude=done)
         if rest is None:
@@ -278,8 +274,7 @@ class Capturer:
         clear in the end. Better to say so here than to send a package the server refuses."""
         if not found:
             return
-        h, w = s.frames[0].pixels.shape[:2]
-        signals = actions.signals_of(s.points, w, h)
+        signals = actions.signals_from(s.rows)
         rest = actions.Resting.of(signals, exclude=in_action)
         for kind, a, b in found:
             ok, peak = (

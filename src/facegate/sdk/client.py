@@ -36,6 +36,9 @@ from typing import Any, Protocol, Self
 import httpx
 
 from facegate.core.crypto import IV_LENGTH, Cipher
+
+# The manual's pose and occlusion fields are the server's own types.
+from facegate.core.types import Occlusion, Pose
 from facegate.sdk.errors import (
     ConnectError,
     ProtocolError,
@@ -123,26 +126,6 @@ class Rect:
     top: int
     right: int
     bottom: int
-
-
-@dataclass(frozen=True, slots=True)
-class Pose:
-    """Head rotation in degrees around the Y (yaw), X (pitch) and Z (roll) axes."""
-
-    yaw: float
-    pitch: float
-    roll: float
-
-
-@dataclass(frozen=True, slots=True)
-class Occlusion:
-    """Share of each feature that is not covered, in [0, 1]; higher is less occluded."""
-
-    left_eye: float
-    right_eye: float
-    nose: float
-    mouth: float
-    total: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,6 @@ from facegate.core.video import VideoLimits, decode_video
 from facegate.vision.liveness.analyzer import (
     LivenessAnalyzer,
     LivenessResult,
-    SelectedFrame,
     face_crop,
 )
 from facegate.vision.liveness.package_check import PackageCheck, PackageChecker
@@ -218,8 +217,7 @@ class LocalEngine:
         assert isinstance(embedded, _Embedded)
         return first, embedded
 
-    async def _compare(self, selected: SelectedFrame, photo: _Embedded) -> float:
-        template = await self._run(self._pipeline.embed, selected.pixels, selected.face)
+    def _score(self, template: tuple[FloatArray, ...], photo: _Embedded) -> float:
         return self._pipeline.score(self._pipeline.similarity(template, photo.templates[0]))
 
     async def silent_verify(
@@ -230,7 +228,10 @@ class LocalEngine:
         assert isinstance(live_r, LivenessResult)
         score: float | None = None
         if live_r.passed and live_r.selected is not None:
-            score = await self._compare(live_r.selected, photo_r)
+            sel = live_r.selected
+            score = self._score(
+                await self._run(self._pipeline.embed, sel.pixels, sel.face), photo_r
+            )
         return SilentVerifyResult(_outcome(live_r, options), score)
 
     async def package_verify(
@@ -239,7 +240,8 @@ class LocalEngine:
         checker = PackageChecker(self._analyzer(), self._pipeline)
         check_r, photo_r = await self._beside_photo(checker.check, package, photo, photo_options)
         assert isinstance(check_r, PackageCheck)
-        score = await self._compare(check_r.selected, photo_r)
+        # The check embedded the selected face already (for its same-person test).
+        score = self._score(check_r.template, photo_r)
         return PackageVerifyResult(score, check_r.liveness_score, check_r.actions)
 
     def describe(self) -> dict[str, Any]:

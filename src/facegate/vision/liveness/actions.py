@@ -13,15 +13,19 @@ opening is a ratio of the mouth's own width.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from facegate.core.package import ActionKind
 from facegate.core.types import FloatArray
 from facegate.vision.liveness.cues import eye_aspect_ratio
-from facegate.vision.quality.measures import head_pose
+from facegate.vision.quality.measures import head_pose, lip_gap
+
+Series = npt.NDArray[np.float64]  # one value per frame
 
 # A blink: the eye aspect ratio falls below this share of the open-eye level.
 BLINK_RATIO = 0.72
@@ -38,10 +42,10 @@ NOD_DEGREES = 10.0
 class Signals:
     """Per-frame landmark signals of one face (NaN where the face was not found)."""
 
-    ear: FloatArray  # eye aspect ratio
-    mouth: FloatArray  # inner-lip gap / mouth width
-    yaw: FloatArray  # degrees, > 0: the subject turns to their left
-    pitch: FloatArray  # degrees, > 0: the subject looks up
+    ear: Series  # eye aspect ratio
+    mouth: Series  # inner-lip gap / mouth width
+    yaw: Series  # degrees, > 0: the subject turns to their left
+    pitch: Series  # degrees, > 0: the subject looks up
 
     def __len__(self) -> int:
         return len(self.ear)
@@ -51,26 +55,27 @@ class Signals:
         return np.asarray(~np.isnan(self.ear))
 
 
-def mouth_gap(points: FloatArray) -> float:
-    width = float(np.linalg.norm(points[54] - points[48]))
-    gap = float(
-        np.mean([np.linalg.norm(points[a] - points[b]) for a, b in ((61, 67), (62, 66), (63, 65))])
-    )
-    return gap / width if width > 1e-6 else 0.0
+Row = tuple[float, float, float, float]  # one frame's (ear, mouth, yaw, pitch)
+MISSING: Row = (math.nan, math.nan, math.nan, math.nan)
+
+
+def frame_signals(points: FloatArray | None, width: int, height: int) -> Row:
+    """One frame's signals from its 68 landmarks (NaN when no face was found)."""
+    if points is None:
+        return MISSING
+    pose = head_pose(points, width, height)
+    return (eye_aspect_ratio(points), lip_gap(points), pose.yaw, pose.pitch)
+
+
+def signals_from(rows: Sequence[Row]) -> Signals:
+    table = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    ear, mouth, yaw, pitch = (np.ascontiguousarray(table[:, k]) for k in range(4))
+    return Signals(ear, mouth, yaw, pitch)
 
 
 def signals_of(points: Sequence[FloatArray | None], width: int, height: int) -> Signals:
     """Signals for a sequence of 68-point landmark sets (None: no face in that frame)."""
-    n = len(points)
-    ear, mouth, yaw, pitch = (np.full(n, np.nan) for _ in range(4))
-    for i, p in enumerate(points):
-        if p is None:
-            continue
-        ear[i] = eye_aspect_ratio(p)
-        mouth[i] = mouth_gap(p)
-        pose = head_pose(p, width, height)
-        yaw[i], pitch[i] = pose.yaw, pose.pitch
-    return Signals(ear, mouth, yaw, pitch)
+    return signals_from([frame_signals(p, width, height) for p in points])
 
 
 # Eye opening is judged against the open level of the frames around (this many on each side,
@@ -97,7 +102,7 @@ class Resting:
         return cls(yaw=float(np.median(signals.yaw[ok])), pitch=float(np.median(signals.pitch[ok])))
 
 
-def open_level(ear: FloatArray) -> FloatArray:
+def open_level(ear: Series) -> Series:
     """Per frame, the open-eye level around it (80th percentile of its neighbourhood)."""
     out = np.full(len(ear), np.nan)
     for i in range(len(ear)):
@@ -108,12 +113,12 @@ def open_level(ear: FloatArray) -> FloatArray:
     return out
 
 
-def strengths(kind: ActionKind, signals: Signals, rest: Resting) -> FloatArray:
+def strengths(kind: ActionKind, signals: Signals, rest: Resting) -> Series:
     """Per frame, how far the face goes into ``kind``: ≥ 1 means the action is reached there."""
     with np.errstate(invalid="ignore", divide="ignore"):
         if kind is ActionKind.BLINK:
             closed = 1.0 - signals.ear / np.maximum(open_level(signals.ear), 1e-6)
-            st: FloatArray = np.asarray(closed / (1.0 - BLINK_RATIO), dtype=np.float64)
+            st: Series = np.asarray(closed / (1.0 - BLINK_RATIO), dtype=np.float64)
         elif kind is ActionKind.OPEN_MOUTH:
             st = np.asarray(signals.mouth / MOUTH_OPEN, dtype=np.float64)
         elif kind is ActionKind.TURN_LEFT:

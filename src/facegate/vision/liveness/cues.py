@@ -46,6 +46,7 @@ import numpy as np
 
 from facegate.core.types import Box, Face, FloatArray, ImageArray
 from facegate.vision._perthread import PerThread
+from facegate.vision.quality.measures import lip_gap
 
 # Landmarks that do not slide along the face outline (brows, nose, eyes, mouth): the jaw points
 # of a turned head move along the contour and would count as non-rigid motion on any object.
@@ -79,14 +80,6 @@ def eye_aspect_ratio(points: FloatArray) -> float:
     return (one(points[36:42]) + one(points[42:48])) / 2.0
 
 
-def _lip_gap(points: FloatArray) -> float:
-    width = float(np.linalg.norm(points[54] - points[48]))
-    gap = float(
-        np.mean([np.linalg.norm(points[a] - points[b]) for a, b in ((61, 67), (62, 66), (63, 65))])
-    )
-    return gap / width if width > 1e-6 else 0.0
-
-
 def _pairs(obs: Sequence[Observation], gap_s: float) -> list[tuple[Observation, Observation]]:
     """Pairs of observations about ``gap_s`` apart (the nearest later one at or past it)."""
     out = []
@@ -112,7 +105,7 @@ def shape_cues(obs: Sequence[Observation]) -> dict[str, float]:
         rms = float(np.sqrt(np.mean(np.sum((proj - dst) ** 2, axis=1))))
         residuals.append(rms / _eye_distance(b.points))
     ears = np.array([eye_aspect_ratio(o.points) for o in obs])
-    lips = np.array([_lip_gap(o.points) for o in obs])
+    lips = np.array([lip_gap(o.points) for o in obs])
     top = float(np.percentile(ears, 90)) if len(ears) else 0.0
     return {
         "nonrigid_med": float(np.median(residuals)) if residuals else 0.0,

@@ -39,6 +39,7 @@ class PackageCheck:
     liveness_score: float
     threshold: float
     selected: SelectedFrame
+    template: tuple[FloatArray, ...]  # the selected face's embedding, for the 1:1 comparison
     actions: tuple[tuple[str, float], ...]  # (action, the strongest level seen, ≥ 1)
 
 
@@ -108,8 +109,8 @@ class PackageChecker:
         by_index = {o.index: o for o in observed.observations}
         selected = self._selected(package, frames, by_index, observed)
         seen = self._check_actions(package, frames, observed)
-        self._check_identity(package, frames, by_index, selected)
-        return PackageCheck(result.score, result.threshold, selected, seen)
+        template = self._check_identity(package, frames, by_index, selected)
+        return PackageCheck(result.score, result.threshold, selected, template, seen)
 
     def _selected(
         self,
@@ -175,7 +176,8 @@ class PackageChecker:
         frames: Sequence[VideoFrame],
         by_index: dict[int, Observation],
         selected: SelectedFrame,
-    ) -> None:
+    ) -> tuple[FloatArray, ...]:
+        """The selected face's embedding, once every probed frame matched it."""
         tracked = sorted(by_index)
         step = max(1, len(tracked) // IDENTITY_SAMPLES)
         probe = set(tracked[::step][:IDENTITY_SAMPLES])
@@ -185,6 +187,8 @@ class PackageChecker:
             probe.add(near)
         reference = self._pipeline.embed(selected.pixels, selected.face)
         for i in sorted(probe):
+            if frames[i].pixels is selected.pixels:
+                continue  # the reference itself
             o = by_index[i]
             template = self._pipeline.embed(frames[i].pixels, o.face)
             score = self._pipeline.score(self._pipeline.similarity(reference, template))
@@ -193,3 +197,4 @@ class PackageChecker:
                     f"frame {i} shows a different person than the selected frame "
                     f"(score {score:.3f} below {self._same_person_score:.2f})"
                 )
+        return reference

@@ -39,6 +39,17 @@ def main_face_of(faces: Sequence[Face], width: int, height: int) -> Face:
     return min(large, key=off_centre)
 
 
+def follow(faces: Sequence[Face], last: Face | None, width: int, height: int) -> Face | None:
+    """The tracked face among one frame's ``faces``, given the last one seen (None: not yet)."""
+    if not faces:
+        return None
+    if last is None:
+        return main_face_of(faces, width, height)
+    anchor = last.box
+    best = max(faces, key=lambda f: iou(f.box, anchor))
+    return best if iou(best.box, anchor) >= MIN_IOU else None
+
+
 def track_main_face(
     detections: Sequence[Sequence[Face]], width: int, height: int
 ) -> list[Face | None]:
@@ -46,15 +57,7 @@ def track_main_face(
     track: list[Face | None] = []
     last: Face | None = None
     for faces in detections:
-        chosen: Face | None = None
-        if faces:
-            if last is None:
-                chosen = main_face_of(faces, width, height)
-            else:
-                anchor = last.box
-                best = max(faces, key=lambda f: iou(f.box, anchor))
-                if iou(best.box, anchor) >= MIN_IOU:
-                    chosen = best
+        chosen = follow(faces, last, width, height)
         if chosen is not None:
             last = chosen
         track.append(chosen)

@@ -89,16 +89,21 @@ def sharpness(aligned_gray: ImageArray) -> float:
     return v / (v + SHARPNESS_HALF)
 
 
-def mouth_open(points68: FloatArray) -> float:
+def lip_gap(points68: FloatArray) -> float:
+    """Mean inner-lip distance over the mouth-corner distance (0 for a degenerate mouth)."""
     width = float(np.linalg.norm(points68[54] - points68[48]))
     if width <= 1e-6:
-        return 1.0
+        return 0.0
     gap = float(
         np.mean(
             [np.linalg.norm(points68[a] - points68[b]) for a, b in ((61, 67), (62, 66), (63, 65))]
         )
     )
-    return float(1.0 - min(gap / width / MOUTH_OPEN_FULL, 1.0))
+    return gap / width
+
+
+def mouth_open(points68: FloatArray) -> float:
+    return float(1.0 - min(lip_gap(points68) / MOUTH_OPEN_FULL, 1.0))
 
 
 def head_pose(points68: FloatArray, width: int, height: int) -> Pose:

@@ -63,7 +63,7 @@ bench-liveness: $(VENV)/.bench
 # The liveness package format: regenerate the committed Python code from proto/ (protoc from
 # grpcio-tools, pinned in the dev extra; tests/proto checks that the committed files match).
 proto: install
-	$(BIN)/python -m grpc_tools.protoc --proto_path=proto --python_out=src/facegate/proto --pyi_out=src/facegate/proto proto/facegate/v1/liveness.proto
+	$(BIN)/python -m grpc_tools.protoc --proto_path=proto --python_out=src/facegate/proto --pyi_out=src/facegate/proto proto/facegate/v1/liveness.proto proto/facegate/v1/worker.proto
 
 calibrate: install
 	$(BIN)/python benchmarks/calibrate.py --data ../shared/data/lfw

@@ -27,33 +27,80 @@ def _settings(**overrides: object) -> object:
         raise SystemExit(2) from None
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def _run_server(app: object, host: str, port: int, settings: object, *, keep_alive: int) -> None:
     import uvicorn
 
+    from facegate.ops.logs import logging_config
+    from facegate.settings import Settings
+
+    assert isinstance(settings, Settings)
+    uvicorn.run(
+        app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        http="httptools",
+        log_config=logging_config(settings.log_format, settings.log_level),
+        access_log=False,  # the request middleware writes the access log, with request ids
+        timeout_keep_alive=keep_alive,
+        # SIGTERM: stop accepting, finish the requests in flight, then exit.
+        timeout_graceful_shutdown=settings.drain_seconds,
+    )
+
+
+def _listen(args: argparse.Namespace, default_port_field: str) -> tuple[object, str, int]:
+    from facegate.settings import Settings
+
+    settings = _settings(**({"log_level": args.log_level} if args.log_level else {}))
+    assert isinstance(settings, Settings)
+    host = args.host if args.host is not None else settings.host
+    port = args.port if args.port is not None else int(getattr(settings, default_port_field))
+    return settings, host, port
+
+
+def _configure_logging(settings: object) -> None:
+    import logging.config
+
+    from facegate.ops.logs import logging_config
+    from facegate.settings import Settings
+
+    assert isinstance(settings, Settings)
+    # Before the models load, so that start-up messages are JSON lines too.
+    logging.config.dictConfig(logging_config(settings.log_format, settings.log_level))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
     from facegate.api.app import create_app
     from facegate.settings import Settings
     from facegate.vision.manifest import ModelIntegrityError
 
-    overrides: dict[str, object] = {}
-    if args.host is not None:
-        overrides["host"] = args.host
-    if args.port is not None:
-        overrides["port"] = args.port
-    settings = _settings(**overrides)
+    settings, host, port = _listen(args, "port")
     assert isinstance(settings, Settings)
+    _configure_logging(settings)
     try:
         app = create_app(settings)
     except ModelIntegrityError as exc:
         print(f"facegate: {exc}", file=sys.stderr)
         return 3
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        http="httptools",
-        log_level=args.log_level,
-        timeout_graceful_shutdown=30,
-    )
+    _run_server(app, host, port, settings, keep_alive=5)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from facegate.settings import Settings
+    from facegate.vision.manifest import ModelIntegrityError
+    from facegate.worker.service import create_worker_app
+
+    settings, host, port = _listen(args, "worker_port")
+    assert isinstance(settings, Settings)
+    _configure_logging(settings)
+    try:
+        app = create_worker_app(settings)
+    except ModelIntegrityError as exc:
+        print(f"facegate: {exc}", file=sys.stderr)
+        return 3
+    # Longer than the API tier's idle-connection expiry (10 s), so the API closes idle
+    # connections first and rarely reuses one the worker is closing.
+    _run_server(app, host, port, settings, keep_alive=30)
     return 0
 
 
@@ -127,11 +174,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facegate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="start the SenseID-compatible API (inference in-process)")
-    serve.add_argument("--host", default=None, help="address to listen on (default 0.0.0.0)")
-    serve.add_argument("--port", type=int, default=None, help="port (default 3000)")
-    serve.add_argument("--log-level", default="info")
+    serve = sub.add_parser(
+        "serve",
+        help="start the SenseID-compatible API (inference in-process, or on the workers "
+        "FACEGATE_WORKER_URLS names)",
+    )
+    worker = sub.add_parser(
+        "worker",
+        help="start an inference worker for API tiers (HANDLERS requests at once)",
+    )
+    for p, port in ((serve, 3000), (worker, 50050)):
+        p.add_argument("--host", default=None, help="address to listen on (default 0.0.0.0)")
+        p.add_argument("--port", type=int, default=None, help=f"port (default {port})")
+        p.add_argument(
+            "--log-level",
+            default=None,
+            choices=["debug", "info", "warning", "error"],
+            help="default: FACEGATE_LOG_LEVEL, else info",
+        )
     serve.set_defaults(func=cmd_serve)
+    worker.set_defaults(func=cmd_worker)
 
     enc = sub.add_parser(
         "encrypt",

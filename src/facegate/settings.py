@@ -7,11 +7,13 @@ an existing deployment's environment works unchanged; everything else is ``FACEG
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
+import psutil
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from facegate.core.crypto import IV_LENGTH, KEY_LENGTH
 from facegate.core.media import ImageLimits
@@ -22,6 +24,14 @@ MANUAL_DEFAULT_KEY = "dcbbad6765e14139a07d34b92292a672"
 MANUAL_DEFAULT_IV = "df25d188a061"
 
 MiB = 1024 * 1024
+
+
+def physical_cores() -> int:
+    """Physical cores this process may use: the manual sizes HANDLERS by physical cores, and a
+    container's CPU affinity can be narrower than the machine."""
+    physical = psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    return max(1, min(physical, len(os.sched_getaffinity(0))))
+
 
 _SECRET_LENGTHS = {
     "decrypt_key": ("PARAM_DECRYPT_KEY", KEY_LENGTH, "AES-256"),
@@ -89,6 +99,36 @@ class Settings(BaseSettings):
     # kept in this process only.
     redis_url: str | None = None
 
+    # --- scale-out (README "Running at scale") -----------------------------------------------
+    # Inference workers (`facegate worker`) the API tier sends inference to, comma-separated.
+    # Empty: inference runs in the API process.
+    worker_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Re-resolve each worker URL's host name and use every address it answers with (a
+    # Kubernetes headless Service), so workers added by an autoscaler are found.
+    worker_dns: bool = False
+    # One call to a worker, from connect to the last byte of its answer; past it the call is
+    # retried once on another worker.
+    worker_timeout_seconds: float = Field(30.0, gt=0.0, le=600.0)
+    worker_connect_timeout_seconds: float = Field(2.0, gt=0.0, le=60.0)
+    worker_health_interval_seconds: float = Field(2.0, gt=0.0, le=300.0)
+    # A worker computes HANDLERS requests at once (the manual's name and sizing: physical cores)
+    # and lets at most worker_queue more wait; beyond that it answers "busy" at once.
+    handlers: int = Field(
+        default_factory=physical_cores,
+        ge=1,
+        le=256,
+        validation_alias=AliasChoices("HANDLERS", "FACEGATE_HANDLERS", "handlers"),
+    )
+    worker_queue: int | None = Field(None, ge=0, le=10_000)  # None: 4 × handlers
+    worker_port: int = Field(50050, ge=1, le=65535)
+
+    # --- operations ---------------------------------------------------------------------------
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # On SIGTERM a process stops accepting connections and finishes what it holds, for at most
+    # this long (keep Kubernetes' terminationGracePeriodSeconds above it).
+    drain_seconds: int = Field(30, ge=0, le=3600)
+
     # False keeps error messages to the manual's exact short text (for clients that match on it).
     detailed_messages: bool = True
     model_dir: Path | None = None
@@ -102,6 +142,21 @@ class Settings(BaseSettings):
                 f"{name} must be exactly {length} characters ({why}), got {len(value)}"
             )
         return value
+
+    @field_validator("worker_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("worker_urls")
+    @classmethod
+    def _http_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"worker URL {url!r} must start with http:// or https://")
+        return [url.rstrip("/") for url in value]
 
     @model_validator(mode="after")
     def _no_public_key_in_production(self) -> Settings:
@@ -127,6 +182,10 @@ class Settings(BaseSettings):
             # Every target frame of the window: the motion cues assume the sampling rate.
             max_frames=math.ceil(self.liveness_window_seconds * self.liveness_sample_fps),
         )
+
+    @property
+    def worker_queue_limit(self) -> int:
+        return 4 * self.handlers if self.worker_queue is None else self.worker_queue
 
     @property
     def image_limits(self) -> ImageLimits:

@@ -639,6 +639,8 @@ def test_generated_code_is_up_to_date(tmp_path: Path) -> None:
     assert [str(p) for p in generated] == [
         "facegate/v1/liveness_pb2.py",
         "facegate/v1/liveness_pb2.pyi",
+        "facegate/v1/worker_pb2.py",
+        "facegate/v1/worker_pb2.pyi",
     ]
     committed = ROOT / "src/facegate/proto"
     for relative in generated:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -11,8 +13,10 @@ from fastapi import FastAPI
 from facegate import __version__
 from facegate.api.errors import install_error_handlers
 from facegate.api.middleware import RequestContextMiddleware
-from facegate.api.routes import health, identity, liveness, quality
+from facegate.api.routes import health, identity, liveness, ops, quality
 from facegate.core.crypto import Cipher
+from facegate.ops.metered import MeteredEngine
+from facegate.ops.metrics import Metrics
 from facegate.proto.codec import package_key
 from facegate.settings import Settings
 from facegate.store.replay import build_replay_guard
@@ -43,7 +47,8 @@ def build_pipeline(settings: Settings) -> FacePipeline:
     )
 
 
-def build_local_engine(settings: Settings) -> InferenceEngine:
+def build_local_engine(settings: Settings, *, threads: int | None = None) -> InferenceEngine:
+    """The pipeline in this process; ``threads`` run inference (default: the settings')."""
     # Imported here so that API-only code paths (and tests with a fake engine) load no models.
     from facegate.vision.liveness.analyzer import build_analyzer
     from facegate.vision.liveness.minifasnet import MiniFASNet
@@ -58,12 +63,12 @@ def build_local_engine(settings: Settings) -> InferenceEngine:
         detect_side=settings.liveness_detect_side,
         threshold=settings.liveness_threshold,
         model_dir=settings.model_dir,
-        threads=settings.inference_threads,
+        threads=threads or settings.inference_threads,
     )
     return LocalEngine(
         pipeline,
         limits=settings.image_limits,
-        threads=settings.inference_threads,
+        threads=threads or settings.inference_threads,
         occlusion_threshold=settings.occlusion_threshold,
         max_faces=settings.max_faces,
         liveness=liveness,
@@ -71,16 +76,39 @@ def build_local_engine(settings: Settings) -> InferenceEngine:
     )
 
 
+def build_engine(settings: Settings, metrics: Metrics | None = None) -> InferenceEngine:
+    """Workers when ``FACEGATE_WORKER_URLS`` names some, else the pipeline in this process."""
+    if not settings.worker_urls:
+        return build_local_engine(settings)
+    from facegate.worker.remote import RemoteEngine
+
+    return RemoteEngine(
+        settings.worker_urls,
+        timeout=settings.worker_timeout_seconds,
+        connect_timeout=settings.worker_connect_timeout_seconds,
+        health_interval=settings.worker_health_interval_seconds,
+        dns=settings.worker_dns,
+        metrics=metrics,
+    )
+
+
 def create_app(settings: Settings | None = None, engine: InferenceEngine | None = None) -> FastAPI:
     """Build the app. Models load here, so a bad model file stops start-up, not a request."""
     settings = settings or Settings()
-    engine = engine or build_local_engine(settings)
+    metrics = Metrics("api")
+    metered = MeteredEngine(engine or build_engine(settings, metrics), metrics)
     replay_guard = build_replay_guard(settings.redis_url, settings.package_window_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Warm-up (in-process) or the first worker health round runs once the server listens;
+        # /readyz says when it is done.
+        starting = asyncio.create_task(metered.start())
         yield
-        await engine.aclose()
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await starting
+        await metered.aclose()
         await replay_guard.aclose()
 
     app = FastAPI(
@@ -93,7 +121,8 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
     )
     app.state.settings = settings
     app.state.cipher = Cipher(settings.decrypt_key, settings.decrypt_iv)
-    app.state.engine = engine
+    app.state.engine = metered
+    app.state.metrics = metrics
     # Packages are sealed under a key derived from the deployment key (codec.package_key).
     app.state.package_key = package_key(settings.decrypt_key)
     app.state.replay_guard = replay_guard
@@ -101,10 +130,12 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
     app.include_router(identity.router)
     app.include_router(quality.router)
     app.include_router(liveness.router)
+    app.include_router(ops.router)
     install_error_handlers(app, detailed=settings.detailed_messages)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         body_limits={path: settings.max_video_body_bytes for path in VIDEO_PATHS},
+        metrics=metrics,
     )
     return app

@@ -2,7 +2,8 @@
 
 SenseID codes (1200, 2003, …) go out with HTTP 400. Failures outside the manual's code table
 use the HTTP status as the code: 404 (unknown path or method), 411 (no Content-Length),
-413 (body over the limit), 500 (a fault of ours, logged with the request id).
+413 (body over the limit), 503 (no inference worker can take the request, or a shared store is
+down: retry after ``Retry-After`` seconds), 500 (a fault of ours, logged with the request id).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from facegate.core.errors import Code, FacegateError
+from facegate.core.errors import Code, FacegateError, UnavailableError
 
 log = logging.getLogger("facegate.api")
 
@@ -31,52 +32,71 @@ def request_id_of(request: Request) -> str:
     return rid if isinstance(rid, str) else new_request_id()
 
 
-def envelope(status: int, code: int, message: str, request_id: str) -> JSONResponse:
+def envelope(
+    status: int,
+    code: int,
+    message: str,
+    request_id: str,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     return JSONResponse(
         {"code": code, "message": message, "request_id": request_id},
         status_code=status,
-        headers={REQUEST_ID_HEADER: request_id},
+        headers={REQUEST_ID_HEADER: request_id, **(headers or {})},
     )
+
+
+def _answer(request: Request, code: int) -> str:
+    """The request id, after noting the response code for the access log and metrics."""
+    request.state.code = code
+    return request_id_of(request)
 
 
 def install_error_handlers(app: FastAPI, *, detailed: bool) -> None:
     async def facegate_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, FacegateError)
-        rid = request_id_of(request)
-        log.info(
-            "request failed", extra={"request_id": rid, "code": int(exc.code), "detail": exc.detail}
-        )
+        rid = _answer(request, int(exc.code))
+        log.info("request failed", extra={"code": int(exc.code), "detail": exc.detail})
         return envelope(exc.code.http_status, int(exc.code), exc.message(detailed=detailed), rid)
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        rid = request_id_of(request)
         if exc.status_code in (404, 405):
             # The manual lists no 405: an existing route called with another method is "not found".
-            return envelope(404, 404, "not found", rid)
+            return envelope(404, 404, "not found", _answer(request, 404))
         if exc.status_code == 400:
+            rid = _answer(request, int(Code.INVALID_ARGUMENT))
             return envelope(
                 400,
                 int(Code.INVALID_ARGUMENT),
                 _detail(Code.INVALID_ARGUMENT, str(exc.detail), detailed),
                 rid,
             )
+        rid = _answer(request, exc.status_code)
         return envelope(exc.status_code, exc.status_code, str(exc.detail), rid)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-        rid = request_id_of(request)
+        rid = _answer(request, int(Code.INVALID_ARGUMENT))
         return envelope(
             400, int(Code.INVALID_ARGUMENT), _detail(Code.INVALID_ARGUMENT, str(exc), detailed), rid
         )
 
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, UnavailableError)
+        rid = _answer(request, 503)
+        log.warning("unavailable", extra={"detail": exc.detail, "retry_after": exc.retry_after})
+        message = f"service unavailable: {exc.detail}" if detailed else "service unavailable"
+        return envelope(503, 503, message, rid, {"Retry-After": str(exc.retry_after)})
+
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        rid = request_id_of(request)
-        log.exception("internal error", extra={"request_id": rid})
+        rid = _answer(request, 500)
+        log.exception("internal error")
         return envelope(500, 500, "internal error", rid)
 
     app.add_exception_handler(FacegateError, facegate_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(UnavailableError, unavailable)
     app.add_exception_handler(Exception, internal_error)
 
 

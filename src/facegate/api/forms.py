@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from facegate.core.crypto import Cipher
 from facegate.core.errors import Code, FacegateError
+from facegate.core.stages import stage
 
 _TRUE = {"true", "1"}
 _FALSE = {"false", "0"}
@@ -61,7 +62,9 @@ class Form:
         raise FacegateError(Code.INVALID_ARGUMENT, f"{name} must be true, false, 1 or 0")
 
     async def encrypted(self, name: str, cipher: Cipher) -> bytes:
-        return cipher.decrypt(await self.text(name), name)
+        text = await self.text(name)
+        with stage("decrypt"):
+            return cipher.decrypt(text, name)
 
 
 async def read_form(request: Request, max_part_size: int) -> Form:

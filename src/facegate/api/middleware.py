@@ -1,19 +1,33 @@
-"""Request id, Content-Length policy and body limit, as pure ASGI middleware.
+"""Request context as pure ASGI middleware: request id, body limits, metrics and the access log.
 
 It runs before any body is read, so a 20 MB body is refused with 413 from its header alone and
-never buffered.
+never buffered. It also starts the request's stage timings (``core.stages``) and, when the
+response starts, reports them in a ``Server-Timing`` header; that header is how a worker hands
+its stage timings to the API tier.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+import time
 from collections.abc import Mapping
 
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facegate.api.errors import REQUEST_ID_HEADER, new_request_id
+from facegate.core import stages
+from facegate.ops.logs import request_id_var
+from facegate.ops.metrics import Metrics
 
 _BODY_METHODS = {b"POST", b"PUT", b"PATCH"}
+_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+# Probes and scrapes are frequent and say nothing about the service's work.
+_QUIET_PATHS = frozenset({"/metrics", "/livez", "/readyz", "/healthcheck"})
+
+access_log = logging.getLogger("facegate.access")
 
 
 class RequestContextMiddleware:
@@ -23,46 +37,110 @@ class RequestContextMiddleware:
         *,
         max_body_bytes: int,
         body_limits: Mapping[str, int] | None = None,
+        metrics: Metrics | None = None,
+        trust_request_id: bool = False,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_limits = dict(body_limits or {})  # per path, where it differs
+        self.metrics = metrics
+        # A worker keeps the API tier's id so one request can be followed through both logs;
+        # the public API never takes an id from its callers.
+        self.trust_request_id = trust_request_id
+
+    def _request_id(self, scope: Scope) -> str:
+        if self.trust_request_id:
+            for key, value in scope["headers"]:
+                if key == b"x-request-id":
+                    candidate = bytes(value).decode("latin-1")
+                    if _REQUEST_ID.match(candidate):
+                        return candidate
+        return new_request_id()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = new_request_id()
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = self._request_id(scope)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        request_id_var.set(request_id)
+        timings = stages.begin()
         header_value = request_id.encode()
-
-        if scope["method"].encode() in _BODY_METHODS:
-            length = _content_length(scope)
-            if length is None:
-                await _reply(send, 411, "length required: send a Content-Length header", request_id)
-                return
-            if length < 0:
-                await _reply(send, 400, "invalid Content-Length header", request_id, code=1200)
-                return
-            limit = self.body_limits.get(scope["path"], self.max_body_bytes)
-            if length > limit:
-                await _reply(
-                    send,
-                    413,
-                    f"payload too large: {length} bytes, the limit is {limit}",
-                    request_id,
-                )
-                return
+        started = time.perf_counter()
+        status = 500
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = list(message.get("headers", []))
                 if not any(k.lower() == b"x-request-id" for k, _ in headers):
                     headers.append((REQUEST_ID_HEADER.lower().encode(), header_value))
+                if timings.entries:
+                    headers.append((b"server-timing", timings.server_timing().encode()))
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        if self.metrics is not None:
+            self.metrics.in_flight.inc()
+        try:
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                status, code, text = refusal
+                state["code"] = code
+                await _reply(send, status, text, request_id, code=code)
+                return
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self._done(scope, status, time.perf_counter() - started, timings)
+
+    def _refusal(self, scope: Scope) -> tuple[int, int, str] | None:
+        if scope["method"].encode() not in _BODY_METHODS:
+            return None
+        length = _content_length(scope)
+        if length is None:
+            return 411, 411, "length required: send a Content-Length header"
+        if length < 0:
+            return 400, 1200, "invalid Content-Length header"
+        limit = self.body_limits.get(scope["path"], self.max_body_bytes)
+        if length > limit:
+            return 413, 413, f"payload too large: {length} bytes, the limit is {limit}"
+        return None
+
+    def _done(self, scope: Scope, status: int, seconds: float, timings: stages.Timings) -> None:
+        state = scope["state"]
+        code = state.get("code", 1000 if status == 200 else status)
+        endpoint = _endpoint(scope)
+        if self.metrics is not None:
+            self.metrics.in_flight.dec()
+            self.metrics.requests.labels(endpoint, str(code)).inc()
+            self.metrics.latency.labels(endpoint).observe(seconds)
+            self.metrics.observe_stages(timings.entries)
+        if scope["path"] in _QUIET_PATHS and status == 200:
+            return
+        access_log.info(
+            "request",
+            extra={
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "code": code,
+                "duration_ms": round(seconds * 1000, 1),
+            },
+        )
+
+
+def _endpoint(scope: Scope) -> str:
+    """The route's path template; unknown paths share one label so scans cannot inflate the
+    metric's cardinality."""
+    app = scope.get("app")
+    router = getattr(app, "router", None)
+    for route in getattr(router, "routes", ()):
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", "other"))
+    return "other"
 
 
 def _content_length(scope: Scope) -> int | None:

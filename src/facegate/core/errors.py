@@ -64,6 +64,17 @@ class FacegateError(Exception):
         return self.code.manual_message
 
 
+class UnavailableError(Exception):
+    """The service cannot take the request now: no inference worker is free or reachable, or a
+    shared store is down. Answered with HTTP 503, code 503 and ``Retry-After``; nothing was done
+    with the request, so the client may send it again."""
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = max(1, int(retry_after))
+
+
 class ImageError(FacegateError):
     """A photo failed a check; ``field`` names the request parameter it came from."""
 

@@ -1,4 +1,5 @@
-"""Sealing and opening liveness package files; the only module that touches protobuf types.
+"""Sealing and opening liveness package files; the only module that touches the package's
+protobuf types (the worker protocol's are in ``facegate.worker.wire``).
 
 A package file is a fixed 29-byte header followed by the AES-256-GCM ciphertext of one
 serialized ``facegate.v1.LivenessPackage`` message (``proto/facegate/v1/liveness.proto``)::
@@ -146,6 +147,17 @@ def open_package(data: bytes, key: bytes, limits: PackageLimits = DEFAULT_LIMITS
     """Decrypt, parse and check a package file; any failure is code 2007 saying what and where."""
     _check_key(key)
     nonce, payload = _open_payload(data, key, limits)
+    return OpenedPackage(nonce=nonce, package=parse_package(payload, limits))
+
+
+def serialize_package(package: LivenessPackage) -> bytes:
+    """The package as a plain serialized message, without the envelope: for the API tier to
+    hand an opened package to a worker inside the cluster."""
+    return _to_message(package).SerializeToString(deterministic=True)
+
+
+def parse_package(payload: bytes, limits: PackageLimits = DEFAULT_LIMITS) -> LivenessPackage:
+    """Parse and check a serialized LivenessPackage message (no envelope): code 2007 on failure."""
     message = pb.LivenessPackage()
     try:
         message.ParseFromString(payload)
@@ -154,7 +166,7 @@ def open_package(data: bytes, key: bytes, limits: PackageLimits = DEFAULT_LIMITS
             f"the decrypted payload ({len(payload)} bytes) is not a valid LivenessPackage message"
         ) from None
     _validate(message, limits)
-    return OpenedPackage(nonce=nonce, package=_from_message(message))
+    return _from_message(message)
 
 
 # --- envelope ---------------------------------------------------------------------------------

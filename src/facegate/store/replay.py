@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from typing import Protocol
 
-from facegate.core.errors import Code, FacegateError
+from facegate.core.errors import Code, FacegateError, UnavailableError
 
 
 class ReplayGuard(Protocol):
@@ -70,7 +70,16 @@ class RedisReplayGuard:
         self._window = window_seconds
 
     async def first_use(self, nonce: bytes) -> bool:
-        ok = await self._redis.set(self.PREFIX + nonce.hex(), b"1", nx=True, ex=self._window)
+        from redis.exceptions import RedisError
+
+        try:
+            ok = await self._redis.set(self.PREFIX + nonce.hex(), b"1", nx=True, ex=self._window)
+        except RedisError as exc:
+            # Without the shared record a replay cannot be told apart: refuse for now (503),
+            # never accept unchecked. The package was not used up, so a retry can succeed.
+            raise UnavailableError(
+                f"the replay guard's store is unreachable ({type(exc).__name__})", retry_after=5
+            ) from None
         return bool(ok)
 
     async def aclose(self) -> None:

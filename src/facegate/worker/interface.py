@@ -69,6 +69,14 @@ class InferenceEngine(Protocol):
         reason), then its selected face against the photo."""
         ...
 
+    async def start(self) -> None:
+        """Get ready to serve: warm the models up (in-process) or find healthy workers."""
+        ...
+
+    def ready(self) -> bool:
+        """Whether a request sent now could be served (the readiness probe)."""
+        ...
+
     def describe(self) -> dict[str, Any]:
         """Models, profile and calibration in use, for status endpoints and logs."""
         ...

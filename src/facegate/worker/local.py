@@ -8,6 +8,7 @@ the latency of a single request on an idle machine.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ import numpy as np
 from facegate.core.errors import Code, FacegateError, ImageError
 from facegate.core.media import ImageLimits, decode_image
 from facegate.core.package import LivenessPackage
+from facegate.core.stages import stage
 from facegate.core.types import (
+    Box,
     Face,
     FloatArray,
     ImageArray,
@@ -31,6 +34,7 @@ from facegate.core.types import (
     VerifyResult,
 )
 from facegate.core.video import VideoLimits, decode_video
+from facegate.vision._perthread import run_on_each_thread
 from facegate.vision.liveness.analyzer import (
     LivenessAnalyzer,
     LivenessResult,
@@ -69,19 +73,55 @@ class LocalEngine:
         self._liveness = liveness
         self._video_limits = video_limits or VideoLimits()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="facegate-infer")
+        self._threads = threads
+        self._warm = False
+
+    def _submit(self, fn: Any, *args: Any) -> asyncio.Future[Any]:
+        # In the request's context, so that the pool thread's stage timings reach the request.
+        ctx = contextvars.copy_context()
+        return asyncio.get_running_loop().run_in_executor(self._pool, ctx.run, fn, *args)
 
     async def _run(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        return await self._submit(fn, *args)
+
+    # --- readiness ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        # On a thread of its own: it waits for the pool's threads, which it must not occupy.
+        await loop.run_in_executor(None, self._warm_up_everywhere)
+        self._warm = True
+
+    def _warm_up_everywhere(self) -> None:
+        run_on_each_thread(self._pool, self._threads, self._warm_up)
+        if self._liveness is not None:
+            self._liveness.warm_up(*_made_up_face())
+
+    def _warm_up(self) -> None:
+        """One pass through every model on this thread (models are per thread), so that the
+        first request does not pay for building them (≈ 0.4 s). The face is made up: a box and
+        landmarks of a frontal face's proportions on a grey image; only the models' cost
+        matters."""
+        pixels, face = _made_up_face()
+        self._pipeline.detect(pixels)
+        self._pipeline.embed(pixels, face)
+        self._pipeline.quality(pixels, face)
+        if self._liveness is not None:
+            self._liveness.warm_up_here(pixels, face)
+
+    def ready(self) -> bool:
+        return self._warm
 
     # --- one photo, on a pool thread ----------------------------------------------------------
     def _embed_photo(
         self, photo: Photo, options: PhotoOptions, *, largest_only: bool, corrupt_code: Code
     ) -> _Embedded:
         try:
-            image = decode_image(photo.data, self._limits, corrupt_code=corrupt_code)
+            with stage("decode"):
+                image = decode_image(photo.data, self._limits, corrupt_code=corrupt_code)
         except ImageError as exc:
             raise exc.for_field(photo.field) from None
-        oriented = self._pipeline.detect(image.pixels, auto_rotate=options.auto_rotate)
+        with stage("detect"):
+            oriented = self._pipeline.detect(image.pixels, auto_rotate=options.auto_rotate)
         if not oriented.faces:
             raise ImageError(Code.DETECTION_FAILED, "no face was detected", photo.field)
         faces = (
@@ -90,9 +130,11 @@ class LocalEngine:
             else self._listed_faces(oriented)
         )
         if options.check_quality:
-            for face in faces:
-                self._check_occlusion(oriented, face, photo.field)
-        templates = [self._pipeline.embed(oriented.pixels, f) for f in faces]
+            with stage("quality"):
+                for face in faces:
+                    self._check_occlusion(oriented, face, photo.field)
+        with stage("embed"):
+            templates = [self._pipeline.embed(oriented.pixels, f) for f in faces]
         return _Embedded(oriented, faces, templates)
 
     def _listed_faces(self, oriented: Oriented) -> list[Face]:
@@ -145,14 +187,17 @@ class LocalEngine:
 
     def _quality_sync(self, photo: Photo) -> QualityResult:
         try:
-            image = decode_image(photo.data, self._limits)
+            with stage("decode"):
+                image = decode_image(photo.data, self._limits)
         except ImageError as exc:
             raise exc.for_field(photo.field) from None
-        oriented = self._pipeline.detect(image.pixels)
+        with stage("detect"):
+            oriented = self._pipeline.detect(image.pixels)
         if not oriented.faces:
             raise ImageError(Code.DETECTION_FAILED, "no face was detected", photo.field)
         faces = self._listed_faces(oriented)
-        return QualityResult([self._pipeline.quality(oriented.pixels, f) for f in faces])
+        with stage("quality"):
+            return QualityResult([self._pipeline.quality(oriented.pixels, f) for f in faces])
 
     async def _both(
         self,
@@ -163,11 +208,10 @@ class LocalEngine:
         largest_only: bool,
         corrupt: Code,
     ) -> tuple[_Embedded, _Embedded]:
-        loop = asyncio.get_running_loop()
         work = functools.partial(
             self._embed_photo, options=options, largest_only=largest_only, corrupt_code=corrupt
         )
-        futures = [loop.run_in_executor(self._pool, work, p) for p in (first, second)]
+        futures = [self._submit(work, p) for p in (first, second)]
         # Both finish before an error is raised, so the first photo's error wins deterministically.
         results = await asyncio.gather(*futures, return_exceptions=True)
         for r in results:
@@ -185,8 +229,10 @@ class LocalEngine:
         return self._liveness
 
     def _liveness_sync(self, video: Video) -> LivenessResult:
-        decoded = decode_video(video.data, self._video_limits)
-        return self._analyzer().analyze(decoded)
+        with stage("decode"):
+            decoded = decode_video(video.data, self._video_limits)
+        with stage("liveness"):
+            return self._analyzer().analyze(decoded)
 
     async def silent_liveness(self, video: Video, options: VideoOptions) -> LivenessOutcome:
         self._analyzer()
@@ -198,7 +244,6 @@ class LocalEngine:
     ) -> tuple[Any, _Embedded]:
         """``fn(arg)`` (the video or package check) and the photo's embedding at once; the
         first one's error is reported first, as its parameter comes first in the request."""
-        loop = asyncio.get_running_loop()
         embed = functools.partial(
             self._embed_photo,
             options=photo_options,
@@ -206,8 +251,8 @@ class LocalEngine:
             corrupt_code=Code.INVALID_IMAGE_TYPE,
         )
         results: tuple[Any, ...] = await asyncio.gather(
-            loop.run_in_executor(self._pool, fn, arg),
-            loop.run_in_executor(self._pool, embed, photo),
+            self._submit(fn, arg),
+            self._submit(embed, photo),
             return_exceptions=True,
         )
         for r in results:
@@ -216,6 +261,14 @@ class LocalEngine:
         first, embedded = results
         assert isinstance(embedded, _Embedded)
         return first, embedded
+
+    def _embed_selected(self, pixels: ImageArray, face: Face) -> tuple[FloatArray, ...]:
+        with stage("embed"):
+            return self._pipeline.embed(pixels, face)
+
+    def _check_package(self, package: LivenessPackage) -> PackageCheck:
+        with stage("liveness"):
+            return PackageChecker(self._analyzer(), self._pipeline).check(package)
 
     def _score(self, template: tuple[FloatArray, ...], photo: _Embedded) -> float:
         return self._pipeline.score(self._pipeline.similarity(template, photo.templates[0]))
@@ -230,15 +283,17 @@ class LocalEngine:
         if live_r.passed and live_r.selected is not None:
             sel = live_r.selected
             score = self._score(
-                await self._run(self._pipeline.embed, sel.pixels, sel.face), photo_r
+                await self._run(self._embed_selected, sel.pixels, sel.face), photo_r
             )
         return SilentVerifyResult(_outcome(live_r, options), score)
 
     async def package_verify(
         self, package: LivenessPackage, photo: Photo, photo_options: PhotoOptions
     ) -> PackageVerifyResult:
-        checker = PackageChecker(self._analyzer(), self._pipeline)
-        check_r, photo_r = await self._beside_photo(checker.check, package, photo, photo_options)
+        self._analyzer()
+        check_r, photo_r = await self._beside_photo(
+            self._check_package, package, photo, photo_options
+        )
         assert isinstance(check_r, PackageCheck)
         # The check embedded the selected face already (for its same-person test).
         score = self._score(check_r.template, photo_r)
@@ -264,6 +319,14 @@ class LocalEngine:
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._liveness is not None:
             self._liveness.close()
+
+
+def _made_up_face() -> tuple[ImageArray, Face]:
+    pixels = np.full((480, 640, 3), 128, dtype=np.uint8)
+    landmarks = np.array(
+        [[280, 220], [360, 220], [320, 265], [290, 305], [350, 305]], dtype=np.float32
+    )
+    return pixels, Face(Box(240.0, 160.0, 400.0, 360.0), landmarks, 0.9)
 
 
 def _jpeg(pixels: ImageArray) -> bytes:

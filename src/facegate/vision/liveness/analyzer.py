@@ -20,6 +20,7 @@ import numpy as np
 from facegate.core.errors import Code, FacegateError
 from facegate.core.types import Box, Face, ImageArray
 from facegate.core.video import DecodedVideo, VideoFrame
+from facegate.vision._perthread import run_on_each_thread
 from facegate.vision.align import align_face
 from facegate.vision.detectors.yunet import YuNetDetector
 from facegate.vision.liveness import cues
@@ -92,9 +93,22 @@ class LivenessAnalyzer:
         self.pack = pack
         self.config = config or LivenessConfig()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="facegate-frames")
+        self._threads = threads
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def warm_up_here(self, pixels: ImageArray, face: Face) -> None:
+        """One pass through the liveness models (detector, landmarks, texture cues, the pack)
+        on this thread; models are per thread."""
+        gray = np.asarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+        self._detector.detect(pixels)
+        self._landmarks.predict(gray, face)
+        self._frame_cues(pixels, gray, face.box)
+
+    def warm_up(self, pixels: ImageArray, face: Face) -> None:
+        """``warm_up_here`` on each of the analyser's own threads."""
+        run_on_each_thread(self._pool, self._threads, lambda: self.warm_up_here(pixels, face))
 
     @property
     def threshold(self) -> float:

@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics, JSON logs with request ids, probes."""

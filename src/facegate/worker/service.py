@@ -1,0 +1,196 @@
+"""``create_worker_app(settings)``: the inference worker (``facegate worker``, port 50050).
+
+It serves the pipeline to the API tier over HTTP with protobuf bodies (``worker.proto``): one
+``POST /v1/<call>`` per engine method. ``HANDLERS`` requests compute at once; up to
+``worker_queue`` more wait for a handler; beyond that a request is answered 503 at once, before
+its body is read, so a burst costs neither unbounded memory nor a timeout at the caller, which
+retries on another worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from facegate import __version__
+from facegate.api.errors import request_id_of
+from facegate.api.middleware import RequestContextMiddleware
+from facegate.api.routes import ops
+from facegate.core.errors import FacegateError, UnavailableError
+from facegate.ops.metered import MeteredEngine
+from facegate.ops.metrics import Metrics
+from facegate.settings import Settings
+from facegate.worker import wire
+from facegate.worker.interface import InferenceEngine
+
+log = logging.getLogger("facegate.worker")
+
+
+class Admission:
+    """At most ``handlers`` requests inside, at most ``queue`` waiting; no more."""
+
+    def __init__(self, handlers: int, queue: int, metrics: Metrics | None = None) -> None:
+        self.handlers = handlers
+        self.queue = queue
+        self.waiting = 0
+        self.running = 0
+        self._free = asyncio.Semaphore(handlers)
+        self._metrics = metrics
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self.running >= self.handlers and self.waiting >= self.queue:
+            raise UnavailableError(
+                f"the worker is full ({self.running} computing, {self.waiting} waiting)"
+            )
+        self._set_waiting(+1)
+        try:
+            await self._free.acquire()
+        finally:
+            self._set_waiting(-1)
+        self.running += 1
+        try:
+            yield
+        finally:
+            self.running -= 1
+            self._free.release()
+
+    def _set_waiting(self, delta: int) -> None:
+        self.waiting += delta
+        if self._metrics is not None:
+            self._metrics.queue_depth.set(self.waiting)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    parse: Callable[[bytes], tuple[Any, ...]]
+    run: Callable[..., Awaitable[Any]]  # (engine, *parsed) -> result
+    encode: Callable[[Any], bytes]
+
+
+def _one(parse: Callable[[bytes], Any]) -> Callable[[bytes], tuple[Any, ...]]:
+    return lambda body: (parse(body),)
+
+
+CALLS: dict[str, Call] = {
+    "verify": Call(
+        wire.parse_pair_request, lambda e, *a: e.verify(*a), wire.verify_result
+    ),
+    "multiface": Call(
+        wire.parse_pair_request, lambda e, *a: e.multiface(*a), wire.multiface_result
+    ),
+    "quality": Call(
+        _one(wire.parse_quality_request), lambda e, *a: e.quality(*a), wire.quality_result
+    ),
+    "silent_liveness": Call(
+        wire.parse_silent_liveness_request,
+        lambda e, *a: e.silent_liveness(*a),
+        wire.liveness_result,
+    ),
+    "silent_verify": Call(
+        wire.parse_silent_verify_request,
+        lambda e, *a: e.silent_verify(*a),
+        wire.silent_verify_result,
+    ),
+    "package_verify": Call(
+        wire.parse_package_verify_request,
+        lambda e, *a: e.package_verify(*a),
+        wire.package_verify_result,
+    ),
+}  # fmt: skip
+
+
+def _protobuf(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, media_type=wire.CONTENT_TYPE, headers=headers)
+
+
+def create_worker_app(
+    settings: Settings | None = None, engine: InferenceEngine | None = None
+) -> FastAPI:
+    """Build the worker. Models load here (a bad model file stops start-up); the warm-up runs
+    once the server is up, and ``/healthcheck`` answers "ok" only after it."""
+    settings = settings or Settings()
+    if engine is None:
+        from facegate.api.app import build_local_engine
+
+        # A request verifying two photos computes them on two threads at once.
+        engine = build_local_engine(settings, threads=2 * settings.handlers)
+    metrics = Metrics("worker")
+    metered = MeteredEngine(engine, metrics)
+    admission = Admission(settings.handlers, settings.worker_queue_limit, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warm = asyncio.create_task(metered.start())
+        yield
+        warm.cancel()
+        await metered.aclose()
+
+    app = FastAPI(
+        title="facegate worker",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = metered
+    app.state.metrics = metrics
+    app.state.admission = admission
+    app.include_router(ops.router)
+
+    @app.get("/healthcheck")
+    async def healthcheck(request: Request) -> JSONResponse:
+        # The manual's worker body (installation chapter 4.2.3).
+        ready = metered.ready()
+        return JSONResponse(
+            {"request_id": request_id_of(request), "status": "ok" if ready else "starting"},
+            status_code=200 if ready else 503,
+        )
+
+    @app.post("/v1/{name}")
+    async def call(name: str, request: Request) -> Response:
+        spec = CALLS.get(name)
+        if spec is None:
+            request.state.code = 404
+            return _protobuf(wire.error(404, f"no call named {name!r}"), 404)
+        async with admission.slot():
+            body = await request.body()
+            try:
+                args = spec.parse(body)
+            except (wire.WireError, FacegateError) as exc:
+                # A malformed message is the API tier's bug; a bad package inside one is 2007.
+                if isinstance(exc, FacegateError):
+                    request.state.code = int(exc.code)
+                    return _protobuf(wire.facegate_error(exc), 422)
+                request.state.code = 400
+                return _protobuf(wire.error(400, str(exc)), 400)
+            try:
+                result = await spec.run(metered, *args)
+            except FacegateError as exc:
+                request.state.code = int(exc.code)
+                return _protobuf(wire.facegate_error(exc), 422)
+        return _protobuf(spec.encode(result))
+
+    @app.exception_handler(UnavailableError)
+    async def busy(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, UnavailableError)
+        request.state.code = 503
+        log.warning("busy", extra={"detail": exc.detail})
+        return _protobuf(wire.error(503, exc.detail), 503, {"Retry-After": str(exc.retry_after)})
+
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_video_body_bytes,
+        metrics=metrics,
+        trust_request_id=True,
+    )
+    return app

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
+import logging
+import logging.config
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -16,6 +19,7 @@ from PIL import Image
 
 from facegate.api.app import create_app
 from facegate.core.crypto import Cipher
+from facegate.ops.logs import logging_config
 from facegate.settings import Settings
 
 if TYPE_CHECKING:
@@ -136,3 +140,41 @@ def upscale_to_vga(rgb: np.ndarray) -> np.ndarray:
     big = np.asarray(Image.fromarray(rgb).resize((400, 400), Image.Resampling.BICUBIC))
     canvas[40:440, 120:520] = big
     return canvas
+
+
+class JsonLog:
+    """What facegate logged during one test, in its production JSON format."""
+
+    def __init__(self, stream: io.StringIO) -> None:
+        self.stream = stream
+
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def records(self) -> list[dict[str, Any]]:
+        # json.loads fails the test on any line that is not one JSON object.
+        return [json.loads(line) for line in self.text().splitlines()]
+
+
+@pytest.fixture
+def json_log() -> Iterator[JsonLog]:
+    """The formatter and request-id filter of ``logging_config("json")``, built from that very
+    document, on a StringIO handler of the ``facegate`` logger for one test. The process's own
+    logging configuration is left as it was (``dictConfig`` would change it for every test)."""
+    config = logging_config("json", "info")
+    configurator = logging.config.DictConfigurator(config)
+    formatter = configurator.configure_formatter(dict(config["formatters"]["default"]))
+    request_ids = configurator.configure_filter(dict(config["filters"]["request_id"]))
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.addFilter(request_ids)
+    logger = logging.getLogger("facegate")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield JsonLog(stream)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -4,6 +4,7 @@ install optional model packs."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +35,8 @@ def _run_server(app: object, host: str, port: int, settings: object, *, keep_ali
     from facegate.settings import Settings
 
     assert isinstance(settings, Settings)
+    # Uvicorn drains on SIGTERM, then re-raises the signal; a completed drain is a clean exit.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     uvicorn.run(
         app,  # type: ignore[arg-type]
         host=host,

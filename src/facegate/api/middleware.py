@@ -134,6 +134,9 @@ class RequestContextMiddleware:
 def _endpoint(scope: Scope) -> str:
     """The route's path template; unknown paths share one label so scans cannot inflate the
     metric's cardinality."""
+    path = getattr(scope.get("route"), "path", None)  # set by the router once it matched
+    if isinstance(path, str):
+        return path
     app = scope.get("app")
     router = getattr(app, "router", None)
     for route in getattr(router, "routes", ()):

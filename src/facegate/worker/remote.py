@@ -126,7 +126,8 @@ class RemoteEngine:
             r = await self._client.get(
                 f"{worker.url}/healthcheck", timeout=min(self._health_interval, 5.0)
             )
-            ok = r.status_code == 200 and r.json().get("status") == "ok"
+            body = r.json() if r.status_code == 200 else None
+            ok = isinstance(body, dict) and body.get("status") == "ok"
         except (httpx.HTTPError, ValueError):
             ok = False
         if ok != worker.healthy:

@@ -5,8 +5,8 @@ BIN    := $(VENV)/bin
 HOST   ?= 0.0.0.0
 PORT   ?= 3000
 
-.PHONY: install serve test lint typecheck pytest bench-verification bench-latency calibrate \
-	synth-attacks fit-liveness bench-liveness proto clean
+.PHONY: install serve worker test lint typecheck pytest bench-verification bench-latency calibrate \
+	synth-attacks fit-liveness bench-liveness bench-load proto clean
 
 install: $(VENV)/.installed
 
@@ -19,6 +19,11 @@ $(VENV)/.installed: pyproject.toml
 
 serve: install
 	$(BIN)/facegate serve --host $(HOST) --port $(PORT)
+
+# An inference worker for API tiers started with FACEGATE_WORKER_URLS (README "Running at scale").
+WORKER_PORT ?= 50050
+worker: install
+	$(BIN)/facegate worker --host $(HOST) --port $(WORKER_PORT)
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
@@ -64,6 +69,10 @@ bench-liveness: $(VENV)/.bench
 # grpcio-tools, pinned in the dev extra; tests/proto checks that the committed files match).
 proto: install
 	$(BIN)/python -m grpc_tools.protoc --proto_path=proto --python_out=src/facegate/proto --pyi_out=src/facegate/proto proto/facegate/v1/liveness.proto proto/facegate/v1/worker.proto
+
+# API + 2 workers on loopback vs in-process: throughput, SIGKILL a worker, 10-minute soak.
+bench-load: install
+	$(BIN)/python benchmarks/load.py --data ../shared/data/lfw --json benchmarks/results/load.json
 
 calibrate: install
 	$(BIN)/python benchmarks/calibrate.py --data ../shared/data/lfw

@@ -106,6 +106,11 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def cpu_seconds(self) -> float:
+        assert self.popen is not None
+        t = psutil.Process(self.popen.pid).cpu_times()
+        return float(t.user + t.system)
+
     def rss_mb(self) -> float:
         assert self.popen is not None
         return float(psutil.Process(self.popen.pid).memory_info().rss) / 2**20
@@ -311,6 +316,24 @@ def metric(url: str, name: str) -> float:
 # --- the runs -----------------------------------------------------------------------------------
 
 
+def saturated(
+    cluster: Cluster, bodies: list[bytes], expected: list[float | None], args: argparse.Namespace
+) -> dict[str, Any]:
+    """A saturation run, with the CPU time each process spent per answered request (the
+    sizing rule: requests/s per core)."""
+    cpu0 = {p.name: p.cpu_seconds() for p in cluster.processes()}
+    t0 = time.monotonic()
+    res = asyncio.run(saturate(cluster.url, bodies, args.concurrency, args.duration))
+    out = summary(res, expected, time.monotonic() - t0)
+    ok = max(1, out["ok"])
+    out["cpu_ms_per_request"] = {
+        p.name: round(1000 * (p.cpu_seconds() - cpu0[p.name]) / ok, 2) for p in cluster.processes()
+    }
+    total = sum(out["cpu_ms_per_request"].values())
+    out["requests_per_core_second"] = round(1000 / total, 2)
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     bodies = make_bodies(args.data, args.pairs, args.seed)
     logs = Path(tempfile.mkdtemp(prefix="facegate-load-"))
@@ -339,9 +362,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         expected = [s for s in expected if s is not None]
         report["setup"]["pairs_answered"] = len(bodies)
         print("in-process: saturating …", file=sys.stderr)
-        t0 = time.monotonic()
-        res = asyncio.run(saturate(inproc.url, bodies, args.concurrency, args.duration))
-        report["inprocess"] = summary(res, expected, time.monotonic() - t0)
+        report["inprocess"] = saturated(inproc, bodies, expected, args)
         print(json.dumps(report["inprocess"]), file=sys.stderr)
     finally:
         inproc.stop()
@@ -351,9 +372,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         calm = asyncio.run(calm_scores(cluster.url, bodies))
         report["workers_agree_with_inprocess"] = calm == expected
         print(f"{args.workers} workers: saturating …", file=sys.stderr)
-        t0 = time.monotonic()
-        res = asyncio.run(saturate(cluster.url, bodies, args.concurrency, args.duration))
-        report["with_workers"] = summary(res, expected, time.monotonic() - t0)
+        report["with_workers"] = saturated(cluster, bodies, expected, args)
         print(json.dumps(report["with_workers"]), file=sys.stderr)
         report["throughput_ratio"] = round(
             report["with_workers"]["throughput_rps"] / report["inprocess"]["throughput_rps"], 3
@@ -396,10 +415,11 @@ def kill_run(
     out = summary(res, expected, time.monotonic() - start)
     out["retried"] = int(metric(cluster.url, "facegate_worker_retries_total") - retries_before)
     out["rate_rps"] = args.rate
-    out.update(marks)
     # After its restart the victim must take calls again.
-    victim_calls = sum(1 for line in victim.log.read_text().splitlines() if '"/v1/verify"' in line)
-    out["victim_access_log_lines"] = victim_calls
+    before = int(marks.pop("victim_log_lines_before_restart"))
+    after = victim.log.read_text().splitlines()[before:]
+    out["victim_calls_after_restart"] = sum(1 for line in after if '"/v1/verify"' in line)
+    out.update(marks)
     out["request_ids_traceable"] = trace(cluster, res)
     return out
 

@@ -120,8 +120,9 @@ def create_worker_app(
     if engine is None:
         from facegate.api.app import build_local_engine
 
-        # A request verifying two photos computes them on two threads at once.
-        engine = build_local_engine(settings, threads=2 * settings.handlers)
+        # HANDLERS threads compute, shared by the HANDLERS requests admitted: as many busy
+        # threads as the cores the worker was sized for, and no more.
+        engine = build_local_engine(settings, threads=settings.handlers)
     metrics = Metrics("worker")
     metered = MeteredEngine(engine, metrics)
     admission = Admission(settings.handlers, settings.worker_queue_limit, metrics)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -50,61 +51,43 @@ def _run_server(app: object, host: str, port: int, settings: object, *, keep_ali
     )
 
 
-def _listen(args: argparse.Namespace, default_port_field: str) -> tuple[object, str, int]:
-    from facegate.settings import Settings
-
-    settings = _settings(**({"log_level": args.log_level} if args.log_level else {}))
-    assert isinstance(settings, Settings)
-    host = args.host if args.host is not None else settings.host
-    port = args.port if args.port is not None else int(getattr(settings, default_port_field))
-    return settings, host, port
-
-
-def _configure_logging(settings: object) -> None:
+def _serve_app(
+    args: argparse.Namespace, port_field: str, factory: Callable[[Any], Any], keep_alive: int
+) -> int:
+    """Settings, JSON logging (before the models load, so start-up lines are JSON too), the
+    app from ``factory(settings)``, then the server until SIGTERM has drained it."""
     import logging.config
 
     from facegate.ops.logs import logging_config
     from facegate.settings import Settings
+    from facegate.vision.manifest import ModelIntegrityError
 
+    settings = _settings(**({"log_level": args.log_level} if args.log_level else {}))
     assert isinstance(settings, Settings)
-    # Before the models load, so that start-up messages are JSON lines too.
+    host = args.host if args.host is not None else settings.host
+    port = args.port if args.port is not None else int(getattr(settings, port_field))
     logging.config.dictConfig(logging_config(settings.log_format, settings.log_level))
+    try:
+        app = factory(settings)
+    except ModelIntegrityError as exc:
+        print(f"facegate: {exc}", file=sys.stderr)
+        return 3
+    _run_server(app, host, port, settings, keep_alive=keep_alive)
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from facegate.api.app import create_app
-    from facegate.settings import Settings
-    from facegate.vision.manifest import ModelIntegrityError
 
-    settings, host, port = _listen(args, "port")
-    assert isinstance(settings, Settings)
-    _configure_logging(settings)
-    try:
-        app = create_app(settings)
-    except ModelIntegrityError as exc:
-        print(f"facegate: {exc}", file=sys.stderr)
-        return 3
-    _run_server(app, host, port, settings, keep_alive=5)
-    return 0
+    return _serve_app(args, "port", create_app, keep_alive=5)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from facegate.settings import Settings
-    from facegate.vision.manifest import ModelIntegrityError
     from facegate.worker.service import create_worker_app
 
-    settings, host, port = _listen(args, "worker_port")
-    assert isinstance(settings, Settings)
-    _configure_logging(settings)
-    try:
-        app = create_worker_app(settings)
-    except ModelIntegrityError as exc:
-        print(f"facegate: {exc}", file=sys.stderr)
-        return 3
-    # Longer than the API tier's idle-connection expiry (10 s), so the API closes idle
-    # connections first and rarely reuses one the worker is closing.
-    _run_server(app, host, port, settings, keep_alive=30)
-    return 0
+    # Idle connections outlive the API tier's expiry (10 s), so the API closes them first and
+    # rarely reuses one the worker is closing.
+    return _serve_app(args, "worker_port", create_worker_app, keep_alive=30)
 
 
 def cmd_encrypt(args: argparse.Namespace) -> int:

@@ -218,11 +218,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     install.add_argument("--model-dir", default=None, help=model_dir_help)
     install.set_defaults(func=cmd_models_install)
+
+    from facegate.store import cli as store_cli
+
+    store_cli.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "keys":
+        from facegate.settings import Settings
+
+        settings = _settings()
+        assert isinstance(settings, Settings)
+        keys_result: int = args.func(args, settings)
+        return keys_result
     result: int = args.func(args)
     return result
 

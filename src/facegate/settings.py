@@ -122,6 +122,17 @@ class Settings(BaseSettings):
     worker_queue: int | None = Field(None, ge=0, le=10_000)  # None: 4 × handlers
     worker_port: int = Field(50050, ge=1, le=65535)
 
+    # --- cloud API (seed 003) -------------------------------------------------------------------
+    # Where the database file and stored uploads live (default: $XDG_DATA_HOME/facegate).
+    data_dir: Path | None = None
+    # SQLAlchemy URL; default: SQLite at <data_dir>/facegate.db. PostgreSQL:
+    # postgresql+psycopg://user:password@host/db
+    database_url: str | None = None
+    # The server's own secret (≥ 32 characters): the pepper of API-secret hashes and the key of
+    # uploads at rest. Unset: derived from PARAM_DECRYPT_KEY, which ties them to that key; set
+    # it in production so that the two can be rotated apart.
+    server_key: str | None = Field(None, min_length=32)
+
     # --- operations ---------------------------------------------------------------------------
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -182,6 +193,30 @@ class Settings(BaseSettings):
             # Every target frame of the window: the motion cues assume the sampling rate.
             max_frames=math.ceil(self.liveness_window_seconds * self.liveness_sample_fps),
         )
+
+    @property
+    def data_path(self) -> Path:
+        if self.data_dir is not None:
+            return self.data_dir
+        xdg = os.environ.get("XDG_DATA_HOME", "")
+        base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+        return base / "facegate"
+
+    @property
+    def database(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_path.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.data_path / 'facegate.db'}"
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A 32-byte key for one purpose ("api secrets", "blobs"), from the server key."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        root = (self.server_key or self.decrypt_key).encode("utf-8")
+        info = b"facegate server key: " + purpose.encode()
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(root)
 
     @property
     def worker_queue_limit(self) -> int:

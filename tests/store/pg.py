@@ -1,0 +1,81 @@
+"""A private PostgreSQL server for tests: initdb into a temporary folder, started on a free
+port and stopped afterwards. Debian's ``postgresql`` package provides the binaries (.ci/run
+installs it); as root the server runs as the ``postgres`` user, since initdb refuses root."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """Yields a SQLAlchemy URL of an empty database on a fresh server."""
+    bindir = pg_bin()
+    if bindir is None:
+        raise FileNotFoundError("PostgreSQL binaries not found (Debian package postgresql)")
+    # Directly under /tmp: pytest's own temporary folders are private to their owner, and as
+    # root the server runs as another user.
+    root = Path(tempfile.mkdtemp(prefix="facegate-pg-"))
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        os.chown(root, user.pw_uid, user.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    data, port = root / "data", _free_port()
+    subprocess.run(
+        [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "facegate", "-A", "trust"],
+        check=True,
+        capture_output=True,
+    )
+    log = root / "server.log"
+    subprocess.run(
+        [
+            *prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "start",
+            "-o", f"-p {port} -k {root} -h 127.0.0.1 -c fsync=off",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    try:
+        for _ in range(50):
+            done = subprocess.run(
+                [*prefix, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port),
+                 "-U", "facegate", "facegate"],
+                capture_output=True,
+            )  # fmt: skip
+            if done.returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"createdb failed: {done.stderr.decode()}")
+        yield f"postgresql+psycopg://facegate@127.0.0.1:{port}/facegate"
+    finally:
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""The multi-tenant cloud API (``/identity/liveness_selfie_verification``)."""

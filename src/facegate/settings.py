@@ -33,6 +33,14 @@ def physical_cores() -> int:
     return max(1, min(physical, len(os.sched_getaffinity(0))))
 
 
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/facegate`` (``~/.local/share/facegate``): model packs, the database."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    # The XDG spec says a relative value is invalid and must be ignored.
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "facegate"
+
+
 _SECRET_LENGTHS = {
     "decrypt_key": ("PARAM_DECRYPT_KEY", KEY_LENGTH, "AES-256"),
     "decrypt_iv": ("PARAM_DECRYPT_IV", IV_LENGTH, "GCM nonce"),
@@ -196,11 +204,7 @@ class Settings(BaseSettings):
 
     @property
     def data_path(self) -> Path:
-        if self.data_dir is not None:
-            return self.data_dir
-        xdg = os.environ.get("XDG_DATA_HOME", "")
-        base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
-        return base / "facegate"
+        return self.data_dir if self.data_dir is not None else default_data_dir()
 
     @property
     def database(self) -> str:

@@ -43,12 +43,9 @@ class PackInstallError(ModelIntegrityError):
 def packs_root(model_dir: Path | None) -> Path:
     """Where model packs are installed: ``Settings.model_dir`` (``FACEGATE_MODEL_DIR``) when set,
     otherwise ``$XDG_DATA_HOME/facegate/models`` (``~/.local/share/facegate/models``)."""
-    if model_dir is not None:
-        return model_dir
-    xdg = os.environ.get("XDG_DATA_HOME", "")
-    # The XDG spec says a relative value is invalid and must be ignored.
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
-    return base / "facegate" / "models"
+    from facegate.settings import default_data_dir
+
+    return model_dir if model_dir is not None else default_data_dir() / "models"
 
 
 def pack_dir(name: str, model_dir: Path | None) -> Path:

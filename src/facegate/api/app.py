@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -20,7 +18,7 @@ from facegate.ops.metrics import Metrics
 from facegate.proto.codec import package_key
 from facegate.settings import Settings
 from facegate.store.replay import build_replay_guard
-from facegate.worker.interface import InferenceEngine
+from facegate.worker.interface import InferenceEngine, serving
 
 if TYPE_CHECKING:
     from facegate.vision.pipeline import FacePipeline
@@ -101,14 +99,9 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Warm-up (in-process) or the first worker health round runs once the server listens;
-        # /readyz says when it is done.
-        starting = asyncio.create_task(metered.start())
-        yield
-        starting.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await starting
-        await metered.aclose()
+        # Warm-up (in-process) or the first worker health round runs once the server listens.
+        async with serving(metered):
+            yield
         await replay_guard.aclose()
 
     app = FastAPI(

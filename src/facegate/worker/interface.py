@@ -7,6 +7,9 @@ and because it is where image errors (2003/2004/2005/2006) arise; those are rais
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -82,3 +85,17 @@ class InferenceEngine(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@contextlib.asynccontextmanager
+async def serving(engine: InferenceEngine) -> AsyncIterator[None]:
+    """An app's lifespan for its engine: ``start()`` runs in the background once the server
+    listens (readiness says when it is done); on shutdown it is stopped and the engine closed."""
+    starting = asyncio.create_task(engine.start())
+    try:
+        yield
+    finally:
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await starting
+        await engine.aclose()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ from facegate.ops.metered import MeteredEngine
 from facegate.ops.metrics import Metrics
 from facegate.settings import Settings
 from facegate.worker import wire
-from facegate.worker.interface import InferenceEngine
+from facegate.worker.interface import InferenceEngine, serving
 
 log = logging.getLogger("facegate.worker")
 
@@ -127,12 +127,8 @@ def create_worker_app(
     metered = MeteredEngine(engine, metrics)
     admission = Admission(settings.handlers, settings.worker_queue_limit, metrics)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        warm = asyncio.create_task(metered.start())
-        yield
-        warm.cancel()
-        await metered.aclose()
+    def lifespan(app: FastAPI) -> AbstractAsyncContextManager[None]:
+        return serving(metered)
 
     app = FastAPI(
         title="facegate worker",

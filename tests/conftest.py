@@ -21,6 +21,8 @@ from facegate.api.app import create_app
 from facegate.core.crypto import Cipher
 from facegate.ops.logs import logging_config
 from facegate.settings import Settings
+from facegate.store.db import Base, Database
+from tests.servers import pg_bin, postgres_server, redis_bin, redis_server
 
 if TYPE_CHECKING:
     from facegate.sdk.capture import Capturer
@@ -178,3 +180,38 @@ def json_log() -> Iterator[JsonLog]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A private Redis server for the session (flush it where a test needs it empty)."""
+    if redis_bin() is None:
+        pytest.skip("redis-server is not installed (.ci/run installs Debian's redis-server)")
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A private PostgreSQL server for the session."""
+    if pg_bin() is None:
+        pytest.skip("PostgreSQL is not installed (Debian package postgresql; .ci/run installs it)")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database: each test runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'facegate.db'}")
+    else:
+        from sqlalchemy import text
+
+        db = Database(request.getfixturevalue("postgres_url"))
+        with db.engine.begin() as conn:  # each test starts from an empty schema
+            Base.metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    db.migrate()
+    yield db
+    db.dispose()

@@ -222,12 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     from facegate.store import cli as store_cli
 
     store_cli.add_parser(sub)
+    store_cli.add_data_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "keys":
+    if args.command in ("keys", "data"):
         from facegate.settings import Settings
 
         settings = _settings()

@@ -103,8 +103,8 @@ class Settings(BaseSettings):
     max_package_bytes: int = Field(16 * MiB, ge=1024)
     package_window_seconds: int = Field(3600, ge=10, le=30 * 86400)
     package_clock_skew_seconds: int = Field(300, ge=0, le=3600)
-    # Shared state between API processes (seen package nonces): redis://host:port/db. Unset:
-    # kept in this process only.
+    # Shared state between API processes (seen package nonces, the cloud API's request-rate
+    # and failed-authentication buckets): redis://host:port/db. Unset: kept in this process.
     redis_url: str | None = None
 
     # --- scale-out (README "Running at scale") -----------------------------------------------
@@ -140,6 +140,23 @@ class Settings(BaseSettings):
     # uploads at rest. Unset: derived from PARAM_DECRYPT_KEY, which ties them to that key; set
     # it in production so that the two can be rotated apart.
     server_key: str | None = Field(None, min_length=32)
+    # Serve /identity/liveness_selfie_verification (keys: `facegate keys create`).
+    cloud_api: bool = True
+    # Uploads kept for reuse by id (selfies, liveness packages) are deleted this long after
+    # their upload; `facegate data purge --expired` and the server both delete them.
+    blob_retention_days: int = Field(30, ge=1, le=3650)
+    # Failed authentications per source address: a burst of this many, refilled over the window;
+    # past it the address gets RATE_LIMIT_EXCEEDED whatever it sends. Behind a proxy the source
+    # address is the client's only if uvicorn trusts the proxy (FORWARDED_ALLOW_IPS).
+    auth_failure_burst: int = Field(10, ge=1, le=10_000)
+    auth_failure_window_seconds: float = Field(60.0, gt=0.0, le=86_400.0)
+    # URL inputs (selfie_url, liveness_data_url). Private, loopback, link-local and metadata
+    # addresses are refused unless named here: CIDR networks, addresses or exact host names,
+    # comma-separated (cloud/fetch.py, FetchOptions.allow).
+    fetch_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    fetch_connect_timeout_seconds: float = Field(3.0, gt=0.0, le=60.0)
+    fetch_timeout_seconds: float = Field(10.0, gt=0.0, le=300.0)
+    fetch_max_redirects: int = Field(3, ge=0, le=10)
 
     # --- operations ---------------------------------------------------------------------------
     log_format: Literal["json", "text"] = "json"
@@ -162,7 +179,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("worker_urls", mode="before")
+    @field_validator("worker_urls", "fetch_allow", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
         if isinstance(value, str):

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,36 +15,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from facegate.store.db import ApiKey, Base, Database
 from facegate.store.keys import AccessDeniedError, KeyStore, Limits
-from tests.store.pg import pg_bin, postgres_server
 
 PEPPER = b"p" * 32
 TODAY = date(2026, 11, 24)
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    if pg_bin() is None:
-        pytest.skip("PostgreSQL is not installed (Debian package postgresql; .ci/run installs it)")
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'facegate.db'}")
-    else:
-        db = Database(request.getfixturevalue("postgres_url"))
-        with db.engine.begin() as conn:  # each test starts from an empty schema
-            Base.metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    db.migrate()
-    yield db
-    db.dispose()
 
 
 def test_the_migrations_build_exactly_the_models(database: Database) -> None:

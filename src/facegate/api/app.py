@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from facegate import __version__
 from facegate.api.errors import install_error_handlers
 from facegate.api.middleware import RequestContextMiddleware
-from facegate.api.routes import health, identity, liveness, ops, quality
+from facegate.api.routes import cloud, health, identity, liveness, ops, quality
+from facegate.cloud.errors import CLOUD_PATH
+from facegate.cloud.service import CloudService
 from facegate.core.crypto import Cipher
 from facegate.ops.metered import MeteredEngine
 from facegate.ops.metrics import Metrics
@@ -96,12 +98,19 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
     metrics = Metrics("api")
     metered = MeteredEngine(engine or build_engine(settings, metrics), metrics)
     replay_guard = build_replay_guard(settings.redis_url, settings.package_window_seconds)
+    cloud_service: CloudService | None = None
+    if settings.cloud_api:
+        cloud_service = CloudService(
+            settings, metered, replay_guard, package_key(settings.decrypt_key)
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Warm-up (in-process) or the first worker health round runs once the server listens.
         async with serving(metered):
             yield
+        if cloud_service is not None:
+            await cloud_service.aclose()
         await replay_guard.aclose()
 
     app = FastAPI(
@@ -124,11 +133,16 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
     app.include_router(quality.router)
     app.include_router(liveness.router)
     app.include_router(ops.router)
+    body_limits = {path: settings.max_video_body_bytes for path in VIDEO_PATHS}
+    if cloud_service is not None:
+        app.state.cloud = cloud_service
+        app.include_router(cloud.router)
+        body_limits[CLOUD_PATH] = cloud_service.max_body_bytes
     install_error_handlers(app, detailed=settings.detailed_messages)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
-        body_limits={path: settings.max_video_body_bytes for path in VIDEO_PATHS},
+        body_limits=body_limits,
         metrics=metrics,
     )
     return app

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from facegate.cloud.errors import CloudError, Status, cloud_request_id, is_cloud_request
 from facegate.core.errors import Code, FacegateError, UnavailableError
 
 log = logging.getLogger("facegate.api")
@@ -63,6 +64,11 @@ def install_error_handlers(app: FastAPI, *, detailed: bool) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code in (404, 405):
             # The manual lists no 405: an existing route called with another method is "not found".
+            if is_cloud_request(request.url.path, request.scope.get("query_string", b"")):
+                rid = request_id_of(request)
+                request.state.code = Status.NOT_FOUND.value
+                body = CloudError(Status.NOT_FOUND).body(cloud_request_id(rid))
+                return JSONResponse(body, status_code=404, headers={REQUEST_ID_HEADER: rid})
             return envelope(404, 404, "not found", _answer(request, 404))
         if exc.status_code == 400:
             rid = _answer(request, int(Code.INVALID_ARGUMENT))

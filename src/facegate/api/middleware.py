@@ -18,6 +18,8 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facegate.api.errors import REQUEST_ID_HEADER, new_request_id
+from facegate.cloud.errors import CLOUD_PATH, cloud_request_id
+from facegate.cloud.errors import refusal as cloud_refusal
 from facegate.core import stages
 from facegate.ops.logs import request_id_var
 from facegate.ops.metrics import Metrics
@@ -88,6 +90,13 @@ class RequestContextMiddleware:
             refusal = self._refusal(scope)
             if refusal is not None:
                 status, code, text = refusal
+                if scope["path"] == CLOUD_PATH:
+                    error = cloud_refusal(status, text)
+                    status, state["code"] = error.http_status, error.status.value
+                    await _send_json(
+                        send, status, error.body(cloud_request_id(request_id)), request_id
+                    )
+                    return
                 state["code"] = code
                 await _reply(send, status, text, request_id, code=code)
                 return
@@ -159,9 +168,16 @@ def _content_length(scope: Scope) -> int | None:
 async def _reply(
     send: Send, status: int, message: str, request_id: str, code: int | None = None
 ) -> None:
-    body = json.dumps(
-        {"code": code if code is not None else status, "message": message, "request_id": request_id}
-    ).encode()
+    body = {
+        "code": code if code is not None else status,
+        "message": message,
+        "request_id": request_id,
+    }
+    await _send_json(send, status, body, request_id)
+
+
+async def _send_json(send: Send, status: int, document: object, request_id: str) -> None:
+    body = json.dumps(document).encode()
     await send(
         {
             "type": "http.response.start",

@@ -8,8 +8,10 @@ pipeline, the engine or the SDK's capture logic.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+
+from facegate.core.errors import Code, FacegateError
 
 # The version of the message layout inside the envelope (``LivenessPackage.format_version``).
 FORMAT_VERSION = 1
@@ -80,3 +82,20 @@ class OpenedPackage:
 
     nonce: bytes
     package: LivenessPackage
+
+
+def check_freshness(package: LivenessPackage, window_seconds: int, skew_seconds: int) -> None:
+    """A package older than the replay window could be one whose nonce was forgotten (2007);
+    one dated further in the future than the clock skew allows is refused too."""
+    age = datetime.now(UTC) - package.captured_at
+    if age > timedelta(seconds=window_seconds):
+        raise FacegateError(
+            Code.CORRUPTED_LIVENESS_DATA,
+            f"the package expired: captured {age.total_seconds():.0f} s ago, "
+            f"packages are accepted for {window_seconds} s",
+        )
+    if -age > timedelta(seconds=skew_seconds):
+        raise FacegateError(
+            Code.CORRUPTED_LIVENESS_DATA,
+            f"the package is dated {-age.total_seconds():.0f} s in the future",
+        )

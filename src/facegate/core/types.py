@@ -127,3 +127,9 @@ class PackageVerifyResult:
     verification_score: float
     liveness_score: float  # the server's own, on the package's frames
     actions: tuple[tuple[str, float], ...]  # each claimed action and the level seen (≥ 1)
+    hack_score: float = 0.0  # 0 … 1, above 0.5 an attack (package_check.hack_score)
+    attack: str = ""  # why the package is taken for an attack; empty when it passed
+
+    @property
+    def passed(self) -> bool:
+        return not self.attack

@@ -65,8 +65,7 @@ class MeteredEngine:
         self, package: LivenessPackage, photo: Photo, photo_options: PhotoOptions
     ) -> PackageVerifyResult:
         result = await self.inner.package_verify(package, photo, photo_options)
-        # A package that fails its check raises 2007 and never gets here: only passes count.
-        self._liveness("package_verify", result.liveness_score, True)
+        self._liveness("package_verify", result.liveness_score, not result.attack)
         self._m.verification_score.labels("package_verify").observe(result.verification_score)
         return result
 

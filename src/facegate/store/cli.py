@@ -1,4 +1,5 @@
-"""``facegate keys create|list|revoke|set``: API keys of the cloud API, from the command line."""
+"""``facegate keys create|list|revoke|set``: API keys of the cloud API, from the command line;
+``facegate data purge``: deleting stored uploads."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from facegate.settings import Settings
+from facegate.store.blobs import BlobStore
 from facegate.store.db import Database
 from facegate.store.keys import KeyInfo, KeyStore, Limits
 
@@ -211,3 +213,58 @@ def _set_from_flags(args: argparse.Namespace, settings: Settings) -> int:
     args.quota_total = args._quota
     args.quota_daily = args._daily_quota
     return cmd_set(args, settings)
+
+
+# --- facegate data ----------------------------------------------------------------------------
+def build_blob_store(settings: Settings, db: Database | None = None) -> BlobStore:
+    """The stored uploads as the server keeps them: ``<data dir>/blobs``, encrypted under the
+    "blobs" key derived from the server key, kept ``blob_retention_days``. Without ``db``, the
+    settings' database, migrated to the newest schema."""
+    if db is None:
+        db = Database(settings.database)
+        db.migrate()
+    return BlobStore(
+        db,
+        settings.data_path / "blobs",
+        settings.derived_key("blobs"),
+        timedelta(days=settings.blob_retention_days),
+    )
+
+
+def cmd_data_purge(args: argparse.Namespace, settings: Settings) -> int:
+    blobs = build_blob_store(settings)
+    try:
+        if args.key is not None:
+            key = KeyStore(blobs.db, settings.derived_key("api secrets")).get(args.key)
+            if key is None:
+                print(f"facegate: no key {args.key}", file=sys.stderr)
+                return 1
+            deleted = blobs.purge_key(key.id)
+        else:
+            deleted = blobs.purge_expired()
+    finally:
+        blobs.db.dispose()
+    if args.json:
+        print(json.dumps({"deleted": deleted}))
+    else:
+        print(f"deleted {deleted} stored upload{'' if deleted == 1 else 's'}")
+    return 0
+
+
+def add_data_parser(sub: Any) -> None:
+    data = sub.add_parser("data", help="stored uploads of the cloud API: purge")
+    actions = data.add_subparsers(dest="action", required=True)
+    purge = actions.add_parser(
+        "purge", help="delete one key's stored uploads, or every expired one"
+    )
+    which = purge.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--key", metavar="API_ID", default=None, help="delete every upload of this API key"
+    )
+    which.add_argument(
+        "--expired",
+        action="store_true",
+        help="delete the uploads past their retention (and files left without a row)",
+    )
+    purge.add_argument("--json", action="store_true", help='print {"deleted": N}')
+    purge.set_defaults(func=cmd_data_purge)

@@ -68,8 +68,9 @@ class InferenceEngine(Protocol):
     async def package_verify(
         self, package: LivenessPackage, photo: Photo, photo_options: PhotoOptions
     ) -> PackageVerifyResult:
-        """The server's re-check of a decrypted liveness package (any failure: 2007 with its
-        reason), then its selected face against the photo."""
+        """The server's re-check of a decrypted liveness package, then its selected face
+        against the photo. A package that cannot be checked raises 2007 with the reason; one
+        that shows an attack comes back with ``attack`` (the reason) and ``hack_score`` set."""
         ...
 
     async def start(self) -> None:

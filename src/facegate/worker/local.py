@@ -297,7 +297,13 @@ class LocalEngine:
         assert isinstance(check_r, PackageCheck)
         # The check embedded the selected face already (for its same-person test).
         score = self._score(check_r.template, photo_r)
-        return PackageVerifyResult(score, check_r.liveness_score, check_r.actions)
+        return PackageVerifyResult(
+            score,
+            check_r.liveness_score,
+            check_r.actions,
+            hack_score=check_r.hack_score,
+            attack=check_r.attack,
+        )
 
     def describe(self) -> dict[str, Any]:
         p = self._pipeline

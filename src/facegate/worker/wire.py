@@ -270,6 +270,8 @@ def package_verify_result(r: PackageVerifyResult) -> bytes:
         verification_score=r.verification_score,
         liveness_score=r.liveness_score,
         actions=[pb.ActionSeen(kind=k, level=v) for k, v in r.actions],
+        attack=r.attack,
+        hack_score=r.hack_score,
     )
     return m.SerializeToString()
 
@@ -277,7 +279,11 @@ def package_verify_result(r: PackageVerifyResult) -> bytes:
 def parse_package_verify_result(body: bytes) -> PackageVerifyResult:
     m = _parse(pb.PackageVerifyResult(), body)
     return PackageVerifyResult(
-        m.verification_score, m.liveness_score, tuple((a.kind, a.level) for a in m.actions)
+        m.verification_score,
+        m.liveness_score,
+        tuple((a.kind, a.level) for a in m.actions),
+        hack_score=m.hack_score,
+        attack=m.attack,
     )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -13,10 +11,9 @@ from facegate.api.forms import Form
 from facegate.api.routes.liveness import liveness_fields, read_video
 from facegate.core.crypto import Cipher
 from facegate.core.errors import Code, FacegateError
-from facegate.core.package import LivenessPackage
+from facegate.core.package import check_freshness
 from facegate.core.types import Box
 from facegate.proto.codec import PackageLimits, open_package
-from facegate.settings import Settings
 from facegate.store.replay import ReplayGuard
 from facegate.worker.interface import Photo, PhotoOptions
 
@@ -102,23 +99,6 @@ async def silent_image_verification(
     return JSONResponse(body)
 
 
-def _check_age(package: LivenessPackage, settings: Settings) -> None:
-    """A package older than the replay window could be one whose nonce was forgotten."""
-    now = datetime.now(UTC)
-    age = now - package.captured_at
-    if age > timedelta(seconds=settings.package_window_seconds):
-        raise FacegateError(
-            Code.CORRUPTED_LIVENESS_DATA,
-            f"the package expired: captured {age.total_seconds():.0f} s ago, "
-            f"packages are accepted for {settings.package_window_seconds} s",
-        )
-    if -age > timedelta(seconds=settings.package_clock_skew_seconds):
-        raise FacegateError(
-            Code.CORRUPTED_LIVENESS_DATA,
-            f"the package is dated {-age.total_seconds():.0f} s in the future",
-        )
-
-
 @router.post("/liveness_image_verification/stateless")
 async def liveness_image_verification(
     request: Request, form: FormDep, cipher: CipherDep, engine: EngineDep, settings: SettingsDep
@@ -127,7 +107,9 @@ async def liveness_image_verification(
     opened = open_package(
         data, request.app.state.package_key, PackageLimits(max_bytes=settings.max_package_bytes)
     )
-    _check_age(opened.package, settings)
+    check_freshness(
+        opened.package, settings.package_window_seconds, settings.package_clock_skew_seconds
+    )
     photo = Photo(IMAGE, await form.encrypted(IMAGE, cipher))
     # Remembered before the costly checks, so a package is single-use even when it fails them;
     # a request missing its photo (above) does not use it up.
@@ -141,6 +123,8 @@ async def liveness_image_verification(
         auto_rotate=form.flag("auto_rotate"), check_quality=form.flag("check_quality")
     )
     result = await engine.package_verify(opened.package, photo, photo_options)
+    if not result.passed:
+        raise FacegateError(Code.CORRUPTED_LIVENESS_DATA, result.attack)
     return JSONResponse(
         {
             "code": 1000,

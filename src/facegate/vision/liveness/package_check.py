@@ -4,6 +4,13 @@ A package passes when its frames decode, hold one face that the video liveness c
 over at least the minimum visible time, show one and the same person throughout, and show every
 action the challenge claims in the frames it names. Every failure is code 2007 with a reason
 that says which check failed, so an integrator can tell a tampered file from a failed capture.
+
+Two kinds of failure are told apart. A package that cannot be checked (frames that do not
+decode, no face, too short, a malformed challenge) raises 2007. A package that can be checked
+but shows an attack (the liveness cues find no live face, a claimed action is not in its frames,
+the frames show two people) yields a :class:`PackageCheck` whose ``attack`` says why: the
+private-cloud endpoint (1.3) still answers 2007 with that reason, while the cloud endpoint
+reports it as a ``hack_score``, as its manual asks.
 """
 
 from __future__ import annotations
@@ -34,6 +41,26 @@ def _fail(detail: str) -> FacegateError:
     return FacegateError(Code.CORRUPTED_LIVENESS_DATA, detail)
 
 
+class _AttackSeenError(Exception):
+    """The package was checked and shows an attack; the message says what was seen."""
+
+
+def hack_score(liveness_score: float, threshold: float, attack: str, *, cues_failed: bool) -> float:
+    """How likely the package is an attack, in [0, 1], with 0.5 as the verdict's edge.
+
+    The fused liveness score has its own fitted threshold; mapping each side of it linearly onto
+    [0, 0.5] and [0.5, 1] keeps the order of scores and puts every rejected package above 0.5
+    and every accepted one at or below it. A package whose cues pass but whose claimed actions or
+    identity do not hold is an attack for certain: 1.0.
+    """
+    if attack and not cues_failed:
+        return 1.0
+    s = min(max(liveness_score, 0.0), 1.0)
+    t = min(max(threshold, 1e-6), 1.0 - 1e-6)
+    value = 0.5 + 0.5 * (t - s) / t if s < t else 0.5 * (1.0 - s) / (1.0 - t)
+    return round(min(max(value, 0.0), 1.0), 6)
+
+
 @dataclass(frozen=True, slots=True)
 class PackageCheck:
     liveness_score: float
@@ -41,6 +68,12 @@ class PackageCheck:
     selected: SelectedFrame
     template: tuple[FloatArray, ...]  # the selected face's embedding, for the 1:1 comparison
     actions: tuple[tuple[str, float], ...]  # (action, the strongest level seen, ≥ 1)
+    attack: str = ""  # why the package is taken for an attack; empty when it passed
+    hack_score: float = 0.0  # see hack_score()
+
+    @property
+    def passed(self) -> bool:
+        return not self.attack
 
 
 def decode_frames(package: LivenessPackage) -> list[VideoFrame]:
@@ -100,17 +133,27 @@ class PackageChecker:
         result = self._analyzer.analyze_frames(frames, observed)
         if result.status == "short_time":
             raise _fail(f"the face is visible for {result.visible_seconds:.2f} s only")
-        if not result.passed:
-            raise _fail(
-                f"the frames do not show a live face (liveness score {result.score:.3f} "
-                f"below {result.threshold:.3f})"
-            )
 
         by_index = {o.index: o for o in observed.observations}
         selected = self._selected(package, frames, by_index, observed)
-        seen = self._check_actions(package, frames, observed)
-        template = self._check_identity(package, frames, by_index, selected)
-        return PackageCheck(result.score, result.threshold, selected, template, seen)
+        reference = self._pipeline.embed(selected.pixels, selected.face)
+        seen: tuple[tuple[str, float], ...] = ()
+        attack = ""
+        if not result.passed:
+            attack = (
+                f"the frames do not show a live face (liveness score {result.score:.3f} "
+                f"below {result.threshold:.3f})"
+            )
+        else:
+            try:
+                seen = self._check_actions(package, frames, observed)
+                self._check_identity(package, frames, by_index, selected, reference)
+            except _AttackSeenError as exc:
+                attack = str(exc)
+        score = hack_score(result.score, result.threshold, attack, cues_failed=not result.passed)
+        return PackageCheck(
+            result.score, result.threshold, selected, reference, seen, attack, score
+        )
 
     def _selected(
         self,
@@ -157,7 +200,7 @@ class PackageChecker:
                 action.kind, signals, action.first_frame, action.last_frame, rest
             )
             if not ok:
-                raise _fail(
+                raise _AttackSeenError(
                     f"the claimed {action.kind.value} (action {k}) is not visible in frames "
                     f"{action.first_frame}–{action.last_frame} "
                     f"(it reaches {peak:.2f} of the 1.00 needed)"
@@ -176,8 +219,9 @@ class PackageChecker:
         frames: Sequence[VideoFrame],
         by_index: dict[int, Observation],
         selected: SelectedFrame,
-    ) -> tuple[FloatArray, ...]:
-        """The selected face's embedding, once every probed frame matched it."""
+        reference: tuple[FloatArray, ...],
+    ) -> None:
+        """Every probed frame must show the selected frame's person."""
         tracked = sorted(by_index)
         step = max(1, len(tracked) // IDENTITY_SAMPLES)
         probe = set(tracked[::step][:IDENTITY_SAMPLES])
@@ -185,7 +229,6 @@ class PackageChecker:
             mid = (a.first_frame + a.last_frame) // 2
             near = min(tracked, key=lambda i: abs(i - mid))
             probe.add(near)
-        reference = self._pipeline.embed(selected.pixels, selected.face)
         for i in sorted(probe):
             if frames[i].pixels is selected.pixels:
                 continue  # the reference itself
@@ -193,8 +236,7 @@ class PackageChecker:
             template = self._pipeline.embed(frames[i].pixels, o.face)
             score = self._pipeline.score(self._pipeline.similarity(reference, template))
             if score < self._same_person_score:
-                raise _fail(
+                raise _AttackSeenError(
                     f"frame {i} shows a different person than the selected frame "
                     f"(score {score:.3f} below {self._same_person_score:.2f})"
                 )
-        return reference

@@ -205,14 +205,18 @@ class ActionSeen(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., level: _Optional[float] = ...) -> None: ...
 
 class PackageVerifyResult(_message.Message):
-    __slots__ = ("verification_score", "liveness_score", "actions")
+    __slots__ = ("verification_score", "liveness_score", "actions", "attack", "hack_score")
     VERIFICATION_SCORE_FIELD_NUMBER: _ClassVar[int]
     LIVENESS_SCORE_FIELD_NUMBER: _ClassVar[int]
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    ATTACK_FIELD_NUMBER: _ClassVar[int]
+    HACK_SCORE_FIELD_NUMBER: _ClassVar[int]
     verification_score: float
     liveness_score: float
     actions: _containers.RepeatedCompositeFieldContainer[ActionSeen]
-    def __init__(self, verification_score: _Optional[float] = ..., liveness_score: _Optional[float] = ..., actions: _Optional[_Iterable[_Union[ActionSeen, _Mapping]]] = ...) -> None: ...
+    attack: str
+    hack_score: float
+    def __init__(self, verification_score: _Optional[float] = ..., liveness_score: _Optional[float] = ..., actions: _Optional[_Iterable[_Union[ActionSeen, _Mapping]]] = ..., attack: _Optional[str] = ..., hack_score: _Optional[float] = ...) -> None: ...
 
 class WorkerError(_message.Message):
     __slots__ = ("code", "detail", "field")

@@ -1,6 +1,7 @@
-"""A private PostgreSQL server for tests: initdb into a temporary folder, started on a free
-port and stopped afterwards. Debian's ``postgresql`` package provides the binaries (.ci/run
-installs it); as root the server runs as the ``postgres`` user, since initdb refuses root."""
+"""Private PostgreSQL and Redis servers for tests, each on a free port in a temporary folder and
+stopped afterwards. Debian's ``postgresql`` and ``redis-server`` packages provide the binaries
+(.ci/run installs them); as root PostgreSQL runs as the ``postgres`` user, since initdb refuses
+root."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def pg_bin() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -45,7 +46,7 @@ def postgres_server() -> Iterator[str]:
         user = pwd.getpwnam("postgres")
         os.chown(root, user.pw_uid, user.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", _free_port()
+    data, port = root / "data", free_port()
     subprocess.run(
         [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "facegate", "-A", "trust"],
         check=True,
@@ -79,3 +80,37 @@ def postgres_server() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def redis_bin() -> str | None:
+    return shutil.which("redis-server")
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """Yields the ``redis://`` URL of a fresh server that keeps nothing on disk."""
+    binary = redis_bin()
+    if binary is None:
+        raise FileNotFoundError("redis-server not found (Debian package redis-server)")
+    folder = Path(tempfile.mkdtemp(prefix="facegate-redis-"))
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)

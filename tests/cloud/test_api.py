@@ -723,3 +723,24 @@ def test_the_server_deletes_uploads_past_their_retention(cloud: Cloud) -> None:
     assert not (store.root / old[:2] / old).exists()
     assert store.get(key.id, "selfie", recent) == b"a recent upload"
     store.db.dispose()
+
+
+def test_a_post_with_no_body_and_credentials_in_the_query_is_read(cloud: Cloud) -> None:
+    """``curl -X POST "URL?api_id=…&api_secret=…"`` sends neither Content-Length nor a body."""
+    api_id, secret = cloud.key()
+    app = create_app(cloud.settings, engine=cloud.engine)
+    with (
+        ThreadServer(app) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as s,
+    ):
+        s.sendall(
+            f"POST {URL}?api_id={api_id}&api_secret={secret} HTTP/1.1\r\n"
+            "Host: localhost\r\nConnection: close\r\n\r\n".encode()
+        )
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert b'"status":"INVALID_ARGUMENT"' in body, body  # authenticated; no inputs given
+    assert b"exactly one of selfie_file" in body, body

@@ -109,6 +109,10 @@ class RequestContextMiddleware:
             return None
         length = _content_length(scope)
         if length is None:
+            # Without Content-Length or Transfer-Encoding the body is empty (RFC 9112, 6.3), as
+            # in `curl -X POST URL?params`; a chunked body cannot be bounded before it is read.
+            if not any(k == b"transfer-encoding" for k, _ in scope["headers"]):
+                return None
             return 411, 411, "length required: send a Content-Length header"
         if length < 0:
             return 400, 1200, "invalid Content-Length header"

@@ -9,6 +9,7 @@ down: retry after ``Retry-After`` seconds), 500 (a fault of ours, logged with th
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 
 from fastapi import FastAPI, Request
@@ -53,6 +54,23 @@ def _answer(request: Request, code: int) -> str:
     return request_id_of(request)
 
 
+def cloud_error_response(request: Request, exc: CloudError) -> JSONResponse:
+    """A failure in the cloud API's envelope (seed 003): ``{"status", ["image"], ["reason"],
+    "request_id": "TID…"}`` with the table's HTTP status."""
+    rid = request_id_of(request)
+    request.state.code = exc.status.value
+    log.info("request failed", extra={"status": exc.status.value, "detail": exc.reason})
+    headers = {REQUEST_ID_HEADER: rid}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    detailed = request.app.state.settings.detailed_messages
+    return JSONResponse(
+        exc.body(cloud_request_id(rid), detailed=detailed),
+        status_code=exc.http_status,
+        headers=headers,
+    )
+
+
 def install_error_handlers(app: FastAPI, *, detailed: bool) -> None:
     async def facegate_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, FacegateError)
@@ -65,10 +83,7 @@ def install_error_handlers(app: FastAPI, *, detailed: bool) -> None:
         if exc.status_code in (404, 405):
             # The manual lists no 405: an existing route called with another method is "not found".
             if is_cloud_request(request.url.path, request.scope.get("query_string", b"")):
-                rid = request_id_of(request)
-                request.state.code = Status.NOT_FOUND.value
-                body = CloudError(Status.NOT_FOUND).body(cloud_request_id(rid))
-                return JSONResponse(body, status_code=404, headers={REQUEST_ID_HEADER: rid})
+                return cloud_error_response(request, CloudError(Status.NOT_FOUND))
             return envelope(404, 404, "not found", _answer(request, 404))
         if exc.status_code == 400:
             rid = _answer(request, int(Code.INVALID_ARGUMENT))

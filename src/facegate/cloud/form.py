@@ -84,7 +84,7 @@ class _Collector:
         self.form = form
         self.parts = 0
 
-    def _name(self, raw: bytes | None) -> str:
+    def name(self, raw: bytes | None) -> str:
         self.parts += 1
         if self.parts > MAX_PARTS:
             raise CloudError(Status.INVALID_ARGUMENT, f"more than {MAX_PARTS} form parts")
@@ -94,7 +94,7 @@ class _Collector:
         return name
 
     def on_field(self, part: Field) -> None:
-        name = self._name(part.field_name)
+        name = self.name(part.field_name)
         raw = part.value or b""
         if name.endswith("_file"):
             self.form.files[name] = raw
@@ -102,7 +102,7 @@ class _Collector:
             self.form.texts[name] = _strict(raw, name)
 
     def on_file(self, part: File) -> None:
-        name = self._name(part.field_name)
+        name = self.name(part.field_name)
         handle = part.file_object
         handle.seek(0)
         self.form.files[name] = handle.read()
@@ -114,7 +114,7 @@ async def read_cloud_form(request: Request, max_body_bytes: int) -> CloudForm:
     form = CloudForm()
     collector = _Collector(form)
     for name, value in _pairs(request.scope.get("query_string", b""), "the query string"):
-        collector._name(name.encode())
+        collector.name(name.encode())
         form.texts[name] = value
 
     content_type, _ = parse_options_header(request.headers.get("content-type", ""))
@@ -122,7 +122,7 @@ async def read_cloud_form(request: Request, max_body_bytes: int) -> CloudForm:
         return form
     if content_type == b"application/x-www-form-urlencoded":
         for name, value in _pairs(await request.body(), "the form body"):
-            collector._name(name.encode())
+            collector.name(name.encode())
             form.texts[name] = value
         return form
     if content_type != b"multipart/form-data":

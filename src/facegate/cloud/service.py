@@ -371,9 +371,7 @@ def _engine_error(exc: FacegateError, selfie_field: str, liveness_field: str) ->
     status = _ENGINE_STATUS.get(exc.code)
     if status is None:
         return as_cloud_error(exc)
-    if status is Status.WRONG_LIVENESS_DATA:
-        return CloudError(status, exc.detail)
-    if status is Status.INVALID_ARGUMENT:
-        return CloudError(status, exc.detail)
+    if status in (Status.WRONG_LIVENESS_DATA, Status.INVALID_ARGUMENT):
+        return CloudError(status, exc.detail)  # no image to name
     field = getattr(exc, "field", None) or selfie_field
     return CloudError(status, exc.detail, image=field)

@@ -41,7 +41,7 @@ MIN_WINDOW_S = 3.0
 VIDEO_EXT = {".mp4", ".webm", ".avi", ".mov", ".mkv", ".flv", ".wmv", ".rm"}
 
 # Bump when a cue's definition changes: cached features of the old definition are then ignored.
-CUES_VERSION = 6
+CUES_VERSION = 10
 
 
 @dataclass(frozen=True)

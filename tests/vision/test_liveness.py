@@ -11,7 +11,7 @@ import pytest
 
 from facegate.core.types import Box, Face
 from facegate.vision.liveness import cues
-from facegate.vision.liveness.fusion import Fusion, load_fusion
+from facegate.vision.liveness.fusion import Expert, Fusion, load_fusion
 from facegate.vision.liveness.track import track_main_face, visible_seconds
 from facegate.vision.manifest import load_manifest
 from facegate.vision.quality.landmarks68 import Landmarks68
@@ -26,34 +26,57 @@ def face(x: float, y: float, w: float, score: float = 0.9) -> Face:
 # --- fusion -------------------------------------------------------------------------------------
 
 
+def expert(attack: str = "print", bias: float = 0.2) -> Expert:
+    return Expert(attack, ("a", "b"), (0.0, 10.0), (1.0, 2.0), (1.0, -0.5), bias)
+
+
 def fusion() -> Fusion:
-    return Fusion("t", ("a", "b"), (0.0, 10.0), (1.0, 2.0), (1.0, -0.5), 0.2, 0.5)
+    return Fusion("t", (expert("print"), expert("replay", bias=-1.0)), 0.5)
 
 
-def test_fusion_is_a_logistic_model_on_standardised_cues() -> None:
-    f = fusion()
+def test_an_expert_is_a_logistic_model_on_standardised_cues() -> None:
+    e = expert()
     expected = 0.2 + 1.0 * 1.0 - 0.5 * (14.0 - 10.0) / 2.0
-    assert f.logit({"a": 1.0, "b": 14.0}) == pytest.approx(expected)
-    assert f.score({"a": 1.0, "b": 14.0}) == pytest.approx(1 / (1 + math.exp(-expected)))
+    assert e.logit({"a": 1.0, "b": 14.0}) == pytest.approx(expected)
+    assert e.score({"a": 1.0, "b": 14.0}) == pytest.approx(1 / (1 + math.exp(-expected)))
+
+
+def test_the_least_convinced_expert_decides() -> None:
+    f = fusion()
+    values = {"a": 1.0, "b": 14.0}
+    by_attack = f.expert_scores(values)
+    assert set(by_attack) == {"print", "replay"}
+    assert by_attack["replay"] < by_attack["print"]
+    assert f.score(values) == by_attack["replay"]
+    assert f.features == ("a", "b")
+    assert Fusion("unfitted", (), 0.5).score(values) == 0.5
 
 
 def test_unmeasured_cues_count_as_average_and_outliers_are_clipped() -> None:
-    f = fusion()
-    assert f.logit({"a": 0.0, "b": math.nan}) == pytest.approx(0.2)
-    assert f.logit({"a": 0.0}) == pytest.approx(0.2)
-    assert f.logit({"a": 1e9, "b": 10.0}) == pytest.approx(0.2 + 6.0)
+    e = expert()
+    assert e.logit({"a": 0.0, "b": math.nan}) == pytest.approx(0.2)
+    assert e.logit({"a": 0.0}) == pytest.approx(0.2)
+    assert e.logit({"a": 1e9, "b": 10.0}) == pytest.approx(0.2 + 6.0)
 
 
 def test_fusion_files_round_trip_and_bad_ones_are_refused() -> None:
     f = fusion()
     assert Fusion.from_dict(f.to_dict()) == f
-    bad = f.to_dict() | {"scale": [1.0, 0.0]}
+    good = f.to_dict()
+
+    def with_expert(**change: object) -> dict[str, object]:
+        return good | {"experts": [good["experts"][0] | change]}
+
     with pytest.raises(ValueError, match="positive"):
-        Fusion.from_dict(bad)
+        Fusion.from_dict(with_expert(scale=[1.0, 0.0]))
     with pytest.raises(ValueError, match="length"):
-        Fusion.from_dict(f.to_dict() | {"weights": [1.0]})
+        Fusion.from_dict(with_expert(weights=[1.0]))
     with pytest.raises(ValueError, match="format"):
-        Fusion.from_dict(f.to_dict() | {"format": 2})
+        Fusion.from_dict(good | {"format": 1})
+    with pytest.raises(ValueError, match="combine"):
+        Fusion.from_dict(good | {"combine": "mean"})
+    with pytest.raises(ValueError, match="no experts"):
+        Fusion.from_dict(good | {"experts": []})
 
 
 @pytest.mark.parametrize("with_pack", [False, True])
@@ -65,6 +88,10 @@ def test_shipped_fusions_load_and_say_how_they_were_fitted(with_pack: bool) -> N
         assert f.info["fitted_by"] == "benchmarks/fit_liveness.py"
         assert f.info["n_live"] > 0
         assert f.info["n_attack"] > 0
+        if kind == "video":
+            # One expert per attack type, each reading the corner-tracked planarity.
+            assert [e.attack for e in f.experts] == ["print", "replay"]
+            assert "planar" in f.features
 
 
 # --- tracking -----------------------------------------------------------------------------------
@@ -158,3 +185,54 @@ def test_edges_find_a_paper_border_around_the_face(lfw: Path) -> None:
     framed_cues = cues.edge_cues(framed_gray, box)
     assert framed_cues["edges"] > cues.edge_cues(gray, box)["edges"] + 0.5
     assert framed_cues["enclosure"] == 4
+
+
+def moved_photo(
+    img: np.ndarray, n: int, *, deform: bool
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Frames of a photo moved by a hand as one plane (grey), and the homography of each.
+    ``deform``: the face also changes shape as a live one does — the nose shifts against the
+    cheeks (a head turning in depth) and the mouth opens and closes."""
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    frames, homographies = [], []
+    for k in range(n):
+        src = img
+        if deform:
+            nose = np.exp(-((xx - 125) ** 2 + (yy - 130) ** 2) / (2 * 22.0**2))
+            mouth = np.exp(-((xx - 125) ** 2 + (yy - 180) ** 2) / (2 * 18.0**2))
+            dx = 4.0 * math.sin(k / 2) * nose
+            dy = 3.0 * math.sin(k / 1.5) * mouth
+            src = cv2.remap(img, xx - dx, yy - dy, cv2.INTER_LINEAR)
+        a = 0.04 * math.sin(k / 3)
+        hm = np.array(
+            [
+                [1.4 * math.cos(a), -1.4 * math.sin(a), 195 + 2 * k],
+                [1.4 * math.sin(a), 1.4 * math.cos(a), 80 + k],
+                [1e-4 * math.sin(k / 2), 0, 1],
+            ]
+        )
+        scene = cv2.warpPerspective(src, hm, (640, 480), borderValue=(90, 90, 90))
+        frames.append(cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY))
+        homographies.append(hm)
+    return frames, homographies
+
+
+def test_tracked_corners_tell_a_moved_photo_from_a_changing_face(
+    lfw: Path, landmarks: Landmarks68
+) -> None:
+    img = cv2.imread(str(lfw_photo(lfw, "Colin_Powell", 1)))
+    points = landmarks.predict(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), face(70, 70, 110))
+    measured = {}
+    for deform in (False, True):
+        grays, homographies = moved_photo(img, 12, deform=deform)
+        obs = []
+        for k, hm in enumerate(homographies):
+            p = cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float64), hm)
+            p = p.reshape(-1, 2).astype(np.float32)
+            box = Box(*p.min(axis=0).tolist(), *p.max(axis=0).tolist())
+            obs.append(cues.Observation(k, k / 10, Face(box, p[[36, 45, 30, 48, 54]], 0.9), p))
+        measured[deform] = cues.planarity_cue(grays, obs)["planar"]
+    assert measured[False] < -2.5  # a plane: the residual is tracking noise
+    assert measured[True] > measured[False] + 0.4
+    assert math.isnan(cues.planarity_cue(grays[:1], obs[:1])["planar"])  # no pair to compare

@@ -171,10 +171,13 @@ class LivenessAnalyzer:
             )
             for k, o in enumerate(picked)
         ]
+        # Corner tracking on the face is the other costly cue: on the pool too.
+        planar = self._pool.submit(cues.planarity_cue, grays, observations)
         values: dict[str, float] = {}
         values.update(cues.shape_cues(observations))
         values.update(cues.motion_cues(grays, observations))
         values.update(cues.pulse_cue([f.pixels for f in frames], observations))
+        values.update(planar.result())
         per_frame = [f.result() for f in pending]
         for name in {k for d in per_frame for k in d}:
             vals = [d[name] for d in per_frame if name in d]
@@ -271,7 +274,7 @@ def build_analyzer(
         min_score=pipeline.detector.min_score,
     )
     with_pack = pack is not None
-    unfitted = Fusion("unfitted", (), (), (), (), 0.0, 0.5)
+    unfitted = Fusion("unfitted", (), 0.5)
     return LivenessAnalyzer(
         detector,
         pipeline.landmarks,

@@ -15,6 +15,8 @@ Motion (needs a video):
   wall behind it.
 * ``ring_vs_bg``: the same between that ring and the far background: a hand-held print or phone
   moves against the room, a wall behind a person does not.
+* ``planar``: the same question asked of corners tracked on the face with sub-pixel optical
+  flow instead of landmarks, which are too jittery to tell a still face from a moved photo.
 * ``blink``, ``mouth``: the relative range of the eye aspect ratio and the spread of the inner-lip
   gap. A print never blinks; a replay may.
 * ``pulse``: the signal-to-noise ratio of the strongest 0.7–3 Hz component of the skin colour
@@ -142,20 +144,49 @@ def _rect_mask(
     return mask
 
 
-def _flow(g0: ImageArray, g1: ImageArray, mask: ImageArray) -> FloatArray | None:
-    """Median displacement of trackable corners inside ``mask`` (None when too few)."""
-    pts = cv2.goodFeaturesToTrack(g0, 60, 0.01, 4, mask=mask)
-    if pts is None or len(pts) < 6:
+def _track(
+    g0: ImageArray,
+    g1: ImageArray,
+    mask: ImageArray,
+    *,
+    corners: int,
+    quality: float,
+    spacing: int,
+    levels: int,
+    least: int,
+    check_back: bool = False,
+) -> tuple[FloatArray, FloatArray] | None:
+    """Corners found in ``g0`` inside ``mask`` and where pyramidal optical flow puts them in
+    ``g1``, for those that tracked; None when fewer than ``least`` did. ``check_back``: track
+    them back too and keep those that return within half a pixel, which drops corners that
+    drifted or were occluded on the way."""
+    pts = cv2.goodFeaturesToTrack(g0, corners, quality, spacing, mask=mask)
+    if pts is None or len(pts) < least:
         return None
     pts = np.asarray(pts, dtype=np.float32)
     nxt, status, _ = cv2.calcOpticalFlowPyrLK(
-        g0, g1, pts, np.empty_like(pts), winSize=(15, 15), maxLevel=2
+        g0, g1, pts, np.empty_like(pts), winSize=(15, 15), maxLevel=levels
     )
+    nxt = np.asarray(nxt, dtype=np.float32)
     ok = np.asarray(status).reshape(-1) == 1
-    if ok.sum() < 6:
+    if check_back:
+        back, again, _ = cv2.calcOpticalFlowPyrLK(
+            g1, g0, nxt, np.empty_like(pts), winSize=(15, 15), maxLevel=levels
+        )
+        fb = np.linalg.norm((np.asarray(back) - pts).reshape(-1, 2), axis=1)
+        ok &= (np.asarray(again).reshape(-1) == 1) & (fb < 0.5)
+    if ok.sum() < least:
         return None
-    d = (np.asarray(nxt).reshape(-1, 2) - pts.reshape(-1, 2))[ok]
-    return np.asarray(np.median(d, axis=0), dtype=np.float32)
+    return pts.reshape(-1, 2)[ok], nxt.reshape(-1, 2)[ok]
+
+
+def _flow(g0: ImageArray, g1: ImageArray, mask: ImageArray) -> FloatArray | None:
+    """Median displacement of trackable corners inside ``mask`` (None when too few)."""
+    tracked = _track(g0, g1, mask, corners=60, quality=0.01, spacing=4, levels=2, least=6)
+    if tracked is None:
+        return None
+    p0, p1 = tracked
+    return np.asarray(np.median(p1 - p0, axis=0), dtype=np.float32)
 
 
 def motion_cues(grays: Sequence[ImageArray], obs: Sequence[Observation]) -> dict[str, float]:
@@ -369,3 +400,66 @@ def moire_cue(pixels: ImageArray, box: Box) -> float | None:
     ratio = power / np.maximum(radial[bins], 1e-9)
     mid = (r >= 0.08) & (r <= 0.5)
     return float(np.log10(np.percentile(ratio[mid], 99.5) + 1e-9))
+
+
+# Corners are tracked on the face at this width (pixels): fine enough to see a nose's parallax,
+# small enough to keep tracking cheap on a large face.
+_PLANE_FACE = 96.0
+
+
+def _face_view(gray: ImageArray, box: Box, s: float) -> tuple[ImageArray, int, int]:
+    """The face box grown by 30 %, scaled by ``s``, and its top-left corner in the frame."""
+    h, w = gray.shape[:2]
+    left, top, right, bottom = _scaled(box, 1.0, 1.3)
+    x0, y0 = max(0, int(left)), max(0, int(top))
+    crop = gray[y0 : min(h, math.ceil(bottom)), x0 : min(w, math.ceil(right))]
+    if s < 1.0 and crop.size:
+        size = (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s)))
+        return np.asarray(cv2.resize(crop, size, interpolation=cv2.INTER_AREA), np.uint8), x0, y0
+    return crop, x0, y0
+
+
+def _plane_residual(g0: ImageArray, g1: ImageArray, mask: ImageArray) -> float | None:
+    """75th percentile of how far corners tracked from ``g0`` to ``g1`` land from where the
+    best homography of them puts them, in pixels (None when too few track reliably)."""
+    tracked = _track(
+        g0, g1, mask, corners=80, quality=0.005, spacing=3, levels=3, least=12, check_back=True
+    )
+    if tracked is None:
+        return None
+    p0, p1 = tracked
+    # Least median of squares: the fit follows the majority of the face, and what does not
+    # follow it (a nose turning against the cheeks, a moving mouth) shows in the residual.
+    hm, _ = cv2.findHomography(p0, p1, cv2.LMEDS)
+    if hm is None:
+        return None
+    proj = cv2.perspectiveTransform(p0.reshape(-1, 1, 2), hm).reshape(-1, 2)
+    return float(np.percentile(np.linalg.norm(proj - p1, axis=1), 75))
+
+
+def planarity_cue(grays: Sequence[ImageArray], obs: Sequence[Observation]) -> dict[str, float]:
+    """``planar``: log10 of the median, over frame pairs 0.3 s apart, of the plane residual of
+    corners tracked on the face, in face widths. The landmark version (``nonrigid_*``) is
+    limited by the landmarks' own jitter; sub-pixel corner tracking is not, so a photo moved by
+    a hand scores far lower than a live face, whose nose, eyes and mouth never move as one
+    plane. NaN when no pair could be measured."""
+    residuals = []
+    # Every other pair: neighbouring pairs share most of their motion, and half of them give
+    # the same median at half the cost (tracking is this cue's cost, about 2 ms a pair).
+    for a, b in _pairs(obs, RIGID_GAP_S)[::2]:
+        box = a.face.box
+        s = min(1.0, _PLANE_FACE / max(box.width, 1.0))
+        g0, x0, y0 = _face_view(grays[a.index], box, s)
+        g1, _, _ = _face_view(grays[b.index], box, s)
+        if g0.shape != g1.shape or min(g0.shape) < 16:
+            continue
+        # Corners inside the hull of the inner landmarks: on the face, not on hair or background.
+        hull = cv2.convexHull(((a.points[_INNER] - (x0, y0)) * s).astype(np.int32))
+        mask = np.zeros(g0.shape, np.uint8)
+        cv2.fillConvexPoly(mask, hull, 255)
+        r = _plane_residual(g0, g1, mask)
+        if r is not None:
+            residuals.append(r / max(box.width * s, 1.0))
+    if not residuals:
+        return {"planar": math.nan}
+    return {"planar": math.log10(float(np.median(residuals)) + 1e-4)}

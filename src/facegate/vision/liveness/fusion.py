@@ -1,6 +1,13 @@
-"""Fusing liveness cues into one score: a logistic model whose weights are data.
+"""Fusing liveness cues into one score: one logistic model per attack type, whose weights are data.
 
-``benchmarks/fit_liveness.py`` fits the weights on the development data and writes them, with
+A print and a replayed video give themselves away differently: a print moves as one rigid plane
+and never blinks, while a replay shows a live person's motion and only the screen betrays it
+(its bezel, its pixel grid, its colour). One linear model asked to separate live faces from both
+at once has to trade one against the other. So each attack type gets its own model — an
+*expert* fitted on live samples against that type only — and a sample is as live as its least
+convinced expert: the fused score is the minimum of the experts' probabilities.
+
+``benchmarks/fit_liveness.py`` fits the experts on the development data and writes them, with
 the threshold and the cross-validated error rates behind it, to the JSON files next to this
 module. Standardising each cue first keeps the weights readable: a weight is the change in
 log-odds of "live" per standard deviation of its cue.
@@ -15,17 +22,23 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+FORMAT = 2
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
+
 
 @dataclass(frozen=True, slots=True)
-class Fusion:
-    name: str
+class Expert:
+    """A logistic model on standardised cues, separating live faces from one attack type."""
+
+    attack: str  # "print", "replay", or "any" for a model fitted on all attacks together
     features: tuple[str, ...]
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     weights: tuple[float, ...]
     bias: float
-    threshold: float
-    info: dict[str, Any] = field(default_factory=dict)
 
     def logit(self, values: Mapping[str, float]) -> float:
         total = self.bias
@@ -38,39 +51,78 @@ class Fusion:
         return total
 
     def score(self, values: Mapping[str, float]) -> float:
-        """Probability-like liveness score in [0, 1]."""
-        x = self.logit(values)
-        return 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
+        return _sigmoid(self.logit(values))
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": 1,
-            "name": self.name,
+            "attack": self.attack,
             "features": list(self.features),
             "mean": list(self.mean),
             "scale": list(self.scale),
             "weights": list(self.weights),
             "bias": self.bias,
-            "threshold": self.threshold,
-            "info": self.info,
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Fusion:
-        if data.get("format") != 1:
-            raise ValueError(f"unknown fusion format {data.get('format')!r}")
+    def from_dict(cls, data: Mapping[str, Any]) -> Expert:
         n = len(data["features"])
         if not all(len(data[k]) == n for k in ("mean", "scale", "weights")):
             raise ValueError("fusion: features, mean, scale and weights differ in length")
         if any(float(s) <= 0 for s in data["scale"]):
             raise ValueError("fusion: scales must be positive")
         return cls(
-            name=str(data["name"]),
+            attack=str(data["attack"]),
             features=tuple(data["features"]),
             mean=tuple(float(v) for v in data["mean"]),
             scale=tuple(float(v) for v in data["scale"]),
             weights=tuple(float(v) for v in data["weights"]),
             bias=float(data["bias"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    name: str
+    experts: tuple[Expert, ...]
+    threshold: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Every cue some expert reads, in first-use order."""
+        return tuple(dict.fromkeys(f for e in self.experts for f in e.features))
+
+    def expert_scores(self, values: Mapping[str, float]) -> dict[str, float]:
+        """Each expert's probability of "live", by the attack type it guards against."""
+        return {e.attack: e.score(values) for e in self.experts}
+
+    def score(self, values: Mapping[str, float]) -> float:
+        """Probability-like liveness score in [0, 1]: the least convinced expert's. With no
+        experts (an unfitted placeholder) every sample scores 0.5."""
+        return min((e.score(values) for e in self.experts), default=0.5)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "combine": "min",
+            "experts": [e.to_dict() for e in self.experts],
+            "threshold": self.threshold,
+            "info": self.info,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Fusion:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"unknown fusion format {data.get('format')!r}")
+        if data.get("combine") != "min":
+            raise ValueError(f"unknown way to combine experts {data.get('combine')!r}")
+        experts = tuple(Expert.from_dict(e) for e in data["experts"])
+        if not experts:
+            raise ValueError("fusion: no experts")
+        return cls(
+            name=str(data["name"]),
+            experts=experts,
             threshold=float(data["threshold"]),
             info=dict(data.get("info", {})),
         )

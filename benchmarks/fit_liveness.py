@@ -239,7 +239,6 @@ def main() -> int:
     variants = [(False, VIDEO_CUES, STILL_CUES)]
     if args.pack:
         variants.append((True, (*VIDEO_CUES, "pack"), (*STILL_CUES, "pack")))
-    report: dict[str, Any] = {}
     for with_pack, vcues, scues in variants:
         label = "with_pack" if with_pack else "default"
         x, y, g, kept = matrix(video_samples, vt, vcues)
@@ -272,7 +271,6 @@ def main() -> int:
         )
         missed = [m for m in missed if m[0] >= vf.threshold]
         print(f"   attacks accepted at the threshold, cross-validated ({len(missed)}):", missed)
-        report[label] = {"video": vf.to_dict(), "still": sf.to_dict()}
         if args.write:
             for kind, fusion in (("video", vf), ("still", sf)):
                 path = OUT_DIR / fusion_file(kind, with_pack)

@@ -77,6 +77,8 @@ def test_fusion_files_round_trip_and_bad_ones_are_refused() -> None:
         Fusion.from_dict(good | {"combine": "mean"})
     with pytest.raises(ValueError, match="no experts"):
         Fusion.from_dict(good | {"experts": []})
+    with pytest.raises(ValueError, match="same attack"):
+        Fusion.from_dict(good | {"experts": [good["experts"][0]] * 2})
 
 
 @pytest.mark.parametrize("with_pack", [False, True])

@@ -304,7 +304,9 @@ class Capturer:
             for f, face, p in zip(s.frames, s.faces, s.points, strict=True)
             if face is not None and p is not None
         ]
-        result = self._analyzer.analyze_frames(s.frames, Observed(tracked, visible, s.grays))
+        result = self._analyzer.analyze_frames(
+            s.frames, Observed(tracked, visible, s.grays), select=False
+        )
         selected = self._analyzer.select(s.frames, observations)
         selected_index = next(f.index for f in s.frames if f.timestamp == selected.timestamp)
         t0 = s.frames[0].timestamp

@@ -369,21 +369,12 @@ class FacegateClient:
                 "encrypted_image": self._encrypt(photo),
                 "auto_rotate": _flag(auto_rotate),
                 "check_quality": _flag(check_quality),
-                "return_status": _flag(return_status),
-                "return_image": _flag(return_image),
-                "return_face_image": _flag(return_face_image),
+                **_liveness_flags(return_status, return_image, return_face_image),
             },
             files=self._video_part(video),
         )
         return SilentVerification(
-            passed=_bool(body, "passed"),
-            liveness_score=_float(body, "liveness_score"),
-            request_id=_request_id(body),
-            verification_score=_opt_float(body, "verification_score"),
-            liveness_status=_opt_str(body, "liveness_status"),
-            image_timestamp=_opt_float(body, "image_timestamp"),
-            image=_opt_image(body, "base64_image"),
-            face_image=_opt_image(body, "base64_face_image"),
+            verification_score=_opt_float(body, "verification_score"), **_liveness_fields(body)
         )
 
     def silent_liveness(
@@ -397,22 +388,10 @@ class FacegateClient:
         """Is the person in the video a live human (manual 3.1)?"""
         body = self._post(
             SILENT_LIVENESS_PATH,
-            {
-                "return_status": _flag(return_status),
-                "return_image": _flag(return_image),
-                "return_face_image": _flag(return_face_image),
-            },
+            _liveness_flags(return_status, return_image, return_face_image),
             files=self._video_part(video),
         )
-        return SilentLiveness(
-            passed=_bool(body, "passed"),
-            liveness_score=_float(body, "liveness_score"),
-            request_id=_request_id(body),
-            liveness_status=_opt_str(body, "liveness_status"),
-            image_timestamp=_opt_float(body, "image_timestamp"),
-            image=_opt_image(body, "base64_image"),
-            face_image=_opt_image(body, "base64_face_image"),
-        )
+        return SilentLiveness(**_liveness_fields(body))
 
     def quality(self, photo: Source) -> QualityReport:
         """Quality of every face in the photo (manual 2.1)."""
@@ -448,11 +427,7 @@ class FacegateClient:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> dict[str, Any]:
         url = self._base_url + path
-        if files is None:
-            response = self._send(lambda: self._http.post(url, data=data))
-        else:
-            response = self._send(lambda: self._http.post(url, data=data, files=files))
-        return _body(response)
+        return _body(self._send(lambda: self._http.post(url, data=data, files=files)))
 
     @staticmethod
     def _send(call: Callable[[], HTTPResponse]) -> HTTPResponse:
@@ -533,6 +508,27 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(when.timestamp() - time.time(), 0.0)
+
+
+def _liveness_flags(status: bool, image: bool, face_image: bool) -> dict[str, str]:
+    return {
+        "return_status": _flag(status),
+        "return_image": _flag(image),
+        "return_face_image": _flag(face_image),
+    }
+
+
+def _liveness_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields 3.1 and 1.4 answer alike (1.4 adds ``verification_score``)."""
+    return {
+        "passed": _bool(body, "passed"),
+        "liveness_score": _float(body, "liveness_score"),
+        "request_id": _request_id(body),
+        "liveness_status": _opt_str(body, "liveness_status"),
+        "image_timestamp": _opt_float(body, "image_timestamp"),
+        "image": _opt_image(body, "base64_image"),
+        "face_image": _opt_image(body, "base64_face_image"),
+    }
 
 
 def _protocol(message: str, status: int, content: bytes) -> ProtocolError:

@@ -47,9 +47,6 @@ class Signals:
     yaw: Series  # degrees, > 0: the subject turns to their left
     pitch: Series  # degrees, > 0: the subject looks up
 
-    def __len__(self) -> int:
-        return len(self.ear)
-
     @property
     def found(self) -> np.ndarray:
         return np.asarray(~np.isnan(self.ear))

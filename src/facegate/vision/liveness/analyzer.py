@@ -188,9 +188,11 @@ class LivenessAnalyzer:
         return self.analyze_frames(video.frames)
 
     def analyze_frames(
-        self, frames: Sequence[VideoFrame], observed: Observed | None = None
+        self, frames: Sequence[VideoFrame], observed: Observed | None = None, *, select: bool = True
     ) -> LivenessResult:
-        """Liveness of time-ordered frames (``observed``: their tracking, if already done)."""
+        """Liveness of time-ordered frames (``observed``: their tracking, if already done).
+        ``select=False`` leaves ``selected`` None, for callers that pick the frame themselves
+        (the choice measures every frame's pose and sharpness)."""
         if observed is None:
             observed = self.observe(frames)
         observations, visible = observed.observations, observed.visible
@@ -204,7 +206,7 @@ class LivenessAnalyzer:
             status = "short_time"
         else:
             status = "ok" if score >= threshold else "hack"
-        selected = self.select(frames, observations) if status == "ok" else None
+        selected = self.select(frames, observations) if select and status == "ok" else None
         values["visible_seconds"] = visible
         return LivenessResult(
             status=status,

@@ -99,7 +99,7 @@ class Fusion:
     def score(self, values: Mapping[str, float]) -> float:
         """Probability-like liveness score in [0, 1]: the least convinced expert's. With no
         experts (an unfitted placeholder) every sample scores 0.5."""
-        return min((e.score(values) for e in self.experts), default=0.5)
+        return min(self.expert_scores(values).values(), default=0.5)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +120,8 @@ class Fusion:
         experts = tuple(Expert.from_dict(e) for e in data["experts"])
         if not experts:
             raise ValueError("fusion: no experts")
+        if len({e.attack for e in experts}) != len(experts):
+            raise ValueError("fusion: two experts for the same attack")
         return cls(
             name=str(data["name"]),
             experts=experts,

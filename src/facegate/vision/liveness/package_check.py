@@ -64,16 +64,10 @@ def hack_score(liveness_score: float, threshold: float, attack: str, *, cues_fai
 @dataclass(frozen=True, slots=True)
 class PackageCheck:
     liveness_score: float
-    threshold: float
-    selected: SelectedFrame
     template: tuple[FloatArray, ...]  # the selected face's embedding, for the 1:1 comparison
     actions: tuple[tuple[str, float], ...]  # (action, the strongest level seen, ≥ 1)
     attack: str = ""  # why the package is taken for an attack; empty when it passed
     hack_score: float = 0.0  # see hack_score()
-
-    @property
-    def passed(self) -> bool:
-        return not self.attack
 
 
 def decode_frames(package: LivenessPackage) -> list[VideoFrame]:
@@ -130,12 +124,15 @@ class PackageChecker:
                 f"the face is found in {len(observed.observations)} of {len(frames)} frames; "
                 "a capture must keep one face in view"
             )
-        result = self._analyzer.analyze_frames(frames, observed)
+        # The package names its selected frame; the analyser picks one only when it does not.
+        result = self._analyzer.analyze_frames(
+            frames, observed, select=package.selected_index() is None
+        )
         if result.status == "short_time":
             raise _fail(f"the face is visible for {result.visible_seconds:.2f} s only")
 
         by_index = {o.index: o for o in observed.observations}
-        selected = self._selected(package, frames, by_index, observed)
+        selected = self._selected(package, frames, by_index, observed, result.selected)
         reference = self._pipeline.embed(selected.pixels, selected.face)
         seen: tuple[tuple[str, float], ...] = ()
         attack = ""
@@ -151,9 +148,7 @@ class PackageChecker:
             except _AttackSeenError as exc:
                 attack = str(exc)
         score = hack_score(result.score, result.threshold, attack, cues_failed=not result.passed)
-        return PackageCheck(
-            result.score, result.threshold, selected, reference, seen, attack, score
-        )
+        return PackageCheck(result.score, reference, seen, attack, score)
 
     def _selected(
         self,
@@ -161,10 +156,13 @@ class PackageChecker:
         frames: Sequence[VideoFrame],
         by_index: dict[int, Observation],
         observed: Observed,
+        chosen: SelectedFrame | None,
     ) -> SelectedFrame:
+        """The package's selected frame; else the analyser's choice (``chosen``, None when the
+        liveness check failed, and a reference frame is still needed)."""
         index = package.selected_index()
         if index is None:
-            return self._analyzer.select(frames, observed.observations)
+            return chosen or self._analyzer.select(frames, observed.observations)
         o = by_index.get(index)
         if o is None:
             raise _fail(f"the selected frame {index} shows no tracked face")

@@ -47,6 +47,7 @@ import numpy as np
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
+from _lfw import read_pairs
 from facegate.core.crypto import Cipher
 from facegate.settings import Settings
 
@@ -177,23 +178,14 @@ def start_cluster(n_workers: int, handlers: int, logs: Path, threads: int) -> Cl
 def make_bodies(data: Path, n: int, seed: int) -> list[bytes]:
     """``n`` LFW pairs of pairs.txt (same and different persons), encrypted as clients send
     them, as ready form bodies so that the generator spends no CPU on them under load."""
-    lines = (data / "pairs.txt").read_text().splitlines()
-    rng = random.Random(seed)
-    chosen = rng.sample(lines, n)
+    chosen = random.Random(seed).sample(read_pairs(data), n)
     settings = Settings()
     cipher = Cipher(settings.decrypt_key, settings.decrypt_iv)
     bodies = []
-    for line in chosen:
-        parts = line.split()
-        if len(parts) == 3:
-            a = data / parts[0] / f"{parts[0]}_{int(parts[1]):04d}.jpg"
-            b = data / parts[0] / f"{parts[0]}_{int(parts[2]):04d}.jpg"
-        else:
-            a = data / parts[0] / f"{parts[0]}_{int(parts[1]):04d}.jpg"
-            b = data / parts[2] / f"{parts[2]}_{int(parts[3]):04d}.jpg"
+    for a, b, _ in chosen:
         form = {
-            "first_encrypted_image": cipher.encrypt(a.read_bytes()),
-            "second_encrypted_image": cipher.encrypt(b.read_bytes()),
+            "first_encrypted_image": cipher.encrypt((data / a).read_bytes()),
+            "second_encrypted_image": cipher.encrypt((data / b).read_bytes()),
         }
         bodies.append(urlencode(form).encode())
     return bodies
@@ -205,7 +197,6 @@ HEADERS = {"content-type": "application/x-www-form-urlencoded"}
 @dataclass
 class Outcome:
     pair: int
-    sent: float
     seconds: float
     status: int | None  # None: no answer (lost)
     score: float | None
@@ -217,11 +208,11 @@ async def one(client: httpx.AsyncClient, url: str, bodies: list[bytes], i: int) 
     try:
         r = await client.post(url + VERIFY, content=bodies[i], headers=HEADERS)
     except httpx.HTTPError:
-        return Outcome(i, sent, time.monotonic() - sent, None, None, None)
+        return Outcome(i, time.monotonic() - sent, None, None, None)
     seconds = time.monotonic() - sent
     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
     score = body.get("verification_score") if r.status_code == 200 else None
-    return Outcome(i, sent, seconds, r.status_code, score, body.get("request_id"))
+    return Outcome(i, seconds, r.status_code, score, body.get("request_id"))
 
 
 def client(concurrency: int) -> httpx.AsyncClient:

@@ -55,6 +55,7 @@ def build_local_engine(settings: Settings, *, threads: int | None = None) -> Inf
     from facegate.vision.packs import packs_root
     from facegate.worker.local import LocalEngine
 
+    threads = threads or settings.inference_threads
     pipeline = build_pipeline(settings)
     pack = MiniFASNet.load(packs_root(settings.model_dir)) if settings.liveness_use_pack else None
     liveness = build_analyzer(
@@ -63,12 +64,12 @@ def build_local_engine(settings: Settings, *, threads: int | None = None) -> Inf
         detect_side=settings.liveness_detect_side,
         threshold=settings.liveness_threshold,
         model_dir=settings.model_dir,
-        threads=threads or settings.inference_threads,
+        threads=threads,
     )
     return LocalEngine(
         pipeline,
         limits=settings.image_limits,
-        threads=threads or settings.inference_threads,
+        threads=threads,
         occlusion_threshold=settings.occlusion_threshold,
         max_faces=settings.max_faces,
         liveness=liveness,
@@ -98,11 +99,11 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
     metrics = Metrics("api")
     metered = MeteredEngine(engine or build_engine(settings, metrics), metrics)
     replay_guard = build_replay_guard(settings.redis_url, settings.package_window_seconds)
+    # Packages are sealed under a key derived from the deployment key (codec.package_key).
+    sealing_key = package_key(settings.decrypt_key)
     cloud_service: CloudService | None = None
     if settings.cloud_api:
-        cloud_service = CloudService(
-            settings, metered, replay_guard, package_key(settings.decrypt_key)
-        )
+        cloud_service = CloudService(settings, metered, replay_guard, sealing_key)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -125,8 +126,7 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
     app.state.cipher = Cipher(settings.decrypt_key, settings.decrypt_iv)
     app.state.engine = metered
     app.state.metrics = metrics
-    # Packages are sealed under a key derived from the deployment key (codec.package_key).
-    app.state.package_key = package_key(settings.decrypt_key)
+    app.state.package_key = sealing_key
     app.state.replay_guard = replay_guard
     app.include_router(health.router)
     app.include_router(identity.router)

@@ -38,13 +38,13 @@ from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 
 from facegate.cloud.errors import CLOUD_PATH, CloudError, Status
-from facegate.cloud.fetch import FetchError, FetchOptions, Resolver, SafeFetcher
+from facegate.cloud.fetch import FetchError, FetchOptions, SafeFetcher
 from facegate.cloud.form import CloudForm, read_cloud_form
 from facegate.cloud.limits import RateLimiter, build_rate_limiter
 from facegate.cloud.selfie import MAX_SELFIE_BYTES, check_selfie
 from facegate.core.errors import Code, FacegateError, UnavailableError
-from facegate.core.package import OpenedPackage, check_freshness
-from facegate.proto.codec import PackageLimits, open_package
+from facegate.core.package import OpenedPackage
+from facegate.proto.codec import open_fresh_package
 from facegate.settings import Settings
 from facegate.store.blobs import BlobCorruptError, BlobKind, BlobNotFoundError, BlobStore
 from facegate.store.cli import build_blob_store
@@ -117,8 +117,6 @@ class CloudService:
         engine: InferenceEngine,
         replay_guard: ReplayGuard,
         package_key: bytes,
-        *,
-        resolver: Resolver | None = None,
     ) -> None:
         self._settings = settings
         self._engine = engine
@@ -134,7 +132,7 @@ class CloudService:
                 max_redirects=settings.fetch_max_redirects,
                 allow=tuple(settings.fetch_allow),
             )
-            return SafeFetcher(options, resolver=resolver)
+            return SafeFetcher(options)
 
         self._fetchers = {
             "selfie": fetcher(MAX_SELFIE_BYTES),
@@ -294,18 +292,16 @@ class CloudService:
         }
 
     def _open_package(self, source: _Input) -> OpenedPackage:
-        s = self._settings
         try:
-            opened = open_package(
-                source.data, self._package_key, PackageLimits(max_bytes=s.max_package_bytes)
+            # A stored upload may be verified again by its owner, whatever its age.
+            return open_fresh_package(
+                source.data,
+                self._package_key,
+                self._settings,
+                check_age=source.stored_id is None,
             )
-            if source.stored_id is None:
-                check_freshness(
-                    opened.package, s.package_window_seconds, s.package_clock_skew_seconds
-                )
         except FacegateError as exc:
             raise CloudError(Status.WRONG_LIVENESS_DATA, exc.detail) from None
-        return opened
 
     async def _load(
         self, stores: _Stores, key: KeyInfo, form: CloudForm, field: str, kind: BlobKind

@@ -35,6 +35,7 @@ import os
 import struct
 from dataclasses import dataclass
 from datetime import UTC
+from typing import Protocol
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
@@ -53,6 +54,7 @@ from facegate.core.package import (
     Mode,
     OpenedPackage,
     PackageFrame,
+    check_freshness,
 )
 from facegate.proto.facegate.v1 import liveness_pb2 as pb
 
@@ -148,6 +150,31 @@ def open_package(data: bytes, key: bytes, limits: PackageLimits = DEFAULT_LIMITS
     _check_key(key)
     nonce, payload = _open_payload(data, key, limits)
     return OpenedPackage(nonce=nonce, package=parse_package(payload, limits))
+
+
+class PackagePolicy(Protocol):
+    """The settings a server applies to an uploaded package (``Settings`` has them)."""
+
+    @property
+    def max_package_bytes(self) -> int: ...
+    @property
+    def package_window_seconds(self) -> int: ...
+    @property
+    def package_clock_skew_seconds(self) -> int: ...
+
+
+def open_fresh_package(
+    data: bytes, key: bytes, policy: PackagePolicy, *, check_age: bool = True
+) -> OpenedPackage:
+    """``open_package`` within the size limit, then (``check_age``) the capture's age against
+    the replay window: what the 1.3 route and the cloud API both do with an upload. Raises
+    ``FacegateError`` 2007."""
+    opened = open_package(data, key, PackageLimits(max_bytes=policy.max_package_bytes))
+    if check_age:
+        check_freshness(
+            opened.package, policy.package_window_seconds, policy.package_clock_skew_seconds
+        )
+    return opened
 
 
 def serialize_package(package: LivenessPackage) -> bytes:

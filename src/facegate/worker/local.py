@@ -84,6 +84,18 @@ class LocalEngine:
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await self._submit(fn, *args)
 
+    async def _all(self, *calls: tuple[Any, Any]) -> list[Any]:
+        """``fn(arg)`` for each ``(fn, arg)`` at once on the pool. All finish before an error
+        is raised, so the error of the earliest call wins deterministically (the request's
+        parameters are checked in their order)."""
+        results = await asyncio.gather(
+            *(self._submit(fn, arg) for fn, arg in calls), return_exceptions=True
+        )
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        return list(results)
+
     # --- readiness ----------------------------------------------------------------------------
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -211,13 +223,7 @@ class LocalEngine:
         work = functools.partial(
             self._embed_photo, options=options, largest_only=largest_only, corrupt_code=corrupt
         )
-        futures = [self._submit(work, p) for p in (first, second)]
-        # Both finish before an error is raised, so the first photo's error wins deterministically.
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        for r in results:
-            if isinstance(r, BaseException):
-                raise r
-        a, b = results
+        a, b = await self._all((work, first), (work, second))
         assert isinstance(a, _Embedded)
         assert isinstance(b, _Embedded)
         return a, b
@@ -250,15 +256,7 @@ class LocalEngine:
             largest_only=True,
             corrupt_code=Code.INVALID_IMAGE_TYPE,
         )
-        results: tuple[Any, ...] = await asyncio.gather(
-            self._submit(fn, arg),
-            self._submit(embed, photo),
-            return_exceptions=True,
-        )
-        for r in results:
-            if isinstance(r, BaseException):
-                raise r
-        first, embedded = results
+        first, embedded = await self._all((fn, arg), (embed, photo))
         assert isinstance(embedded, _Embedded)
         return first, embedded
 

@@ -130,6 +130,10 @@ class RemoteEngine:
             ok = isinstance(body, dict) and body.get("status") == "ok"
         except (httpx.HTTPError, ValueError):
             ok = False
+        self._set_health(worker, ok)
+
+    def _set_health(self, worker: Worker, ok: bool) -> None:
+        """The one place a worker's health changes: its flag, the log line and the gauge."""
         if ok != worker.healthy:
             log.info(
                 "worker up" if ok else "worker down", extra={"worker": worker.url, "healthy": ok}
@@ -174,7 +178,7 @@ class RemoteEngine:
                         self._metrics.worker_up.remove(url)
                         self._metrics.worker_in_flight.remove(url)
             else:
-                self._workers[url].healthy = False  # finishing its calls; no new ones
+                self._set_health(self._workers[url], False)  # finishing its calls; no new ones
 
     def _sources(self) -> dict[str, str]:
         return {u: w.source for u, w in self._workers.items()}
@@ -239,9 +243,7 @@ class RemoteEngine:
                 )
         except (httpx.ConnectError, httpx.ConnectTimeout):
             # Nothing listens there: drop it until a health check finds it again.
-            worker.healthy = False
-            if self._metrics is not None:
-                self._metrics.worker_up.labels(worker.url).set(0)
+            self._set_health(worker, False)
             result = "connect"
         except (TimeoutError, httpx.TimeoutException):
             result = "timeout"

@@ -11,9 +11,8 @@ from facegate.api.forms import Form
 from facegate.api.routes.liveness import liveness_fields, read_video
 from facegate.core.crypto import Cipher
 from facegate.core.errors import Code, FacegateError
-from facegate.core.package import check_freshness
 from facegate.core.types import Box
-from facegate.proto.codec import PackageLimits, open_package
+from facegate.proto.codec import open_fresh_package
 from facegate.store.replay import ReplayGuard
 from facegate.worker.interface import Photo, PhotoOptions
 
@@ -104,12 +103,7 @@ async def liveness_image_verification(
     request: Request, form: FormDep, cipher: CipherDep, engine: EngineDep, settings: SettingsDep
 ) -> JSONResponse:
     data = await form.file(LIVENESS_FILE, settings.max_package_bytes)
-    opened = open_package(
-        data, request.app.state.package_key, PackageLimits(max_bytes=settings.max_package_bytes)
-    )
-    check_freshness(
-        opened.package, settings.package_window_seconds, settings.package_clock_skew_seconds
-    )
+    opened = open_fresh_package(data, request.app.state.package_key, settings)
     photo = Photo(IMAGE, await form.encrypted(IMAGE, cipher))
     # Remembered before the costly checks, so a package is single-use even when it fails them;
     # a request missing its photo (above) does not use it up.

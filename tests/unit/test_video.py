@@ -482,3 +482,12 @@ def test_a_file_cut_after_the_window_is_refused_by_its_header() -> None:
         decode_video(data[: len(data) * 2 // 3], VideoLimits(window_seconds=4.0))
     assert err.value.code == Code.INVALID_VIDEO
     assert "truncated" in err.value.detail
+
+
+def test_a_clip_just_longer_than_the_window_is_not_taken_for_truncated() -> None:
+    # The frame-threaded decoder reads packets ahead of the frames it returns; when the window
+    # ends a few frames before the file does, those last packets are already read, and the
+    # truncation check must count them (a 6.13 s phone clip was refused as "ends at 0.00 s").
+    data = make_video("mp4", "libx264", seconds=4.12, fps=30)
+    decoded = decode_video(data, VideoLimits(window_seconds=4.0))
+    assert decoded.duration == pytest.approx(4.12, abs=0.05)

@@ -155,9 +155,14 @@ def _decode(box: InputContainer, name: str, limits: VideoLimits, started: float)
     last = 0.0
     rotation_ccw = 0
     reached_window = False
+    # Where the packets read so far end: with frame threading the decoder runs several packets
+    # ahead of the frames it returns, so at the window's end the rest of a short file may
+    # already be read, and only this says how far its data goes.
+    packets_end = 0.0
     try:
         for packet in box.demux(stream):
             _check_budget(started, limits)
+            packets_end = max(packets_end, _packet_end(packet))
             for frame in packet.decode():
                 _check_budget(started, limits)
                 decoded += 1
@@ -211,7 +216,7 @@ def _decode(box: InputContainer, name: str, limits: VideoLimits, started: float)
         duration = meta
         # A file cut in transit still plays its first seconds; its header, written for the whole
         # file, gives it away. Reading the rest of the packets without decoding them is cheap.
-        end = _packets_end(box, stream, started, limits) - (first or 0.0)
+        end = max(packets_end, _packets_end(box, stream, started, limits)) - (first or 0.0)
         if end < meta - max(0.5, 0.05 * meta):
             _invalid(
                 f"the video is truncated: its data ends at {end:.2f} s of the {meta:.2f} s "
@@ -247,14 +252,19 @@ def _packets_end(
     try:
         for packet in box.demux(stream):
             _check_budget(started, limits)
-            if packet.pts is None or packet.time_base is None:
-                continue
             if packet.is_corrupt:
                 break
-            end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+            end = max(end, _packet_end(packet))
     except av.FFmpegError:
         pass  # damaged data: what came before it is where the file ends
     return end
+
+
+def _packet_end(packet: av.Packet[VideoStream]) -> float:
+    """Presentation end of a packet in seconds (0 for one without a timestamp)."""
+    if packet.pts is None or packet.time_base is None or packet.is_corrupt:
+        return 0.0
+    return float((packet.pts + (packet.duration or 0)) * packet.time_base)
 
 
 def _video_stream(box: InputContainer) -> VideoStream:

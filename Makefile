@@ -26,8 +26,8 @@ worker: install
 	$(BIN)/facegate worker --host $(HOST) --port $(WORKER_PORT)
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 
 typecheck: install
 	$(BIN)/mypy
@@ -40,30 +40,31 @@ test: lint typecheck pytest
 # The face_recognition peer pulls `dlib` from source by its metadata; dlib-bin already provides it.
 $(VENV)/.bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet --no-deps face-recognition==1.3.0
-	$(BIN)/python -m pip install --quiet Click scikit-learn
+	$(BIN)/python -m pip install --quiet Click
 	touch $@
 
 bench-verification: install
-	$(BIN)/python benchmarks/verification.py --data ../shared/data/lfw --json benchmarks/results/verification.json
+	$(BIN)/python -m benchmarks.verification --data ../shared/data/lfw --json benchmarks/results/verification.json
 
 bench-latency: $(VENV)/.bench
-	$(BIN)/python benchmarks/latency.py --json benchmarks/results/latency.json
+	$(BIN)/python -m benchmarks.latency --json benchmarks/results/latency.json
 
-# Liveness: synthetic attacks (benchmarks/.cache/synth), the fusion fit, and the measurement.
+# Liveness: synthetic attacks (benchmarks/.cache/synth, made by tools/synth), the fusion fit
+# (tools/fit_liveness.py, which refuses weights that miss its targets), and the measurement.
 # MINIFASNET names a folder or URL holding the optional pack; it is installed into the default
 # model directory so that the "with_pack" figures can be taken.
 MINIFASNET ?= ../shared/models/minifasnet
 
 synth-attacks: install
-	$(BIN)/python benchmarks/synth_attacks.py --data ../shared/data
+	$(BIN)/python -m tools.synth --data ../shared/data
 
-fit-liveness: $(VENV)/.bench
+fit-liveness: install
 	$(BIN)/facegate models install minifasnet --from $(MINIFASNET)
-	$(BIN)/python benchmarks/fit_liveness.py --data ../shared/data --write
+	$(BIN)/python -m tools.fit_liveness --data ../shared/data --write
 
-bench-liveness: $(VENV)/.bench
+bench-liveness: install
 	$(BIN)/facegate models install minifasnet --from $(MINIFASNET)
-	$(BIN)/python benchmarks/liveness.py --data ../shared/data --json benchmarks/results/liveness.json
+	$(BIN)/python -m benchmarks.liveness --data ../shared/data --json benchmarks/results/liveness.json --readme README.md
 
 # The liveness package format: regenerate the committed Python code from proto/ (protoc from
 # grpcio-tools, pinned in the dev extra; tests/proto checks that the committed files match).
@@ -72,10 +73,10 @@ proto: install
 
 # API + 2 workers on loopback vs in-process: throughput, SIGKILL a worker, 10-minute soak.
 bench-load: install
-	$(BIN)/python benchmarks/load.py --data ../shared/data/lfw --json benchmarks/results/load.json
+	$(BIN)/python -m benchmarks.load --data ../shared/data/lfw --json benchmarks/results/load.json
 
 calibrate: install
-	$(BIN)/python benchmarks/calibrate.py --data ../shared/data/lfw
+	$(BIN)/python -m tools.calibrate --data ../shared/data/lfw
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

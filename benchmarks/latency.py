@@ -2,8 +2,8 @@
 ``face_recognition`` package (dlib HOG + ResNet) on the same photo pairs as the peer; and of
 /identity/liveness_image_verification/stateless (1.3) with 10-frame liveness packages.
 
-    python benchmarks/latency.py [--data ../shared/data] [--requests 120] [--json OUT.json]
-    python benchmarks/latency.py --only package      # the 1.3 part alone
+    python -m benchmarks.latency [--data ../shared/data] [--requests 120] [--json OUT.json]
+    python -m benchmarks.latency --only package      # the 1.3 part alone
 
 1.3: the SDK captures a 10-frame package (4 frames/s, 2.25 s) from each live clip in
 ``video/live``; the photo is a frame from later in the same clip. A package verifies once, so

@@ -17,8 +17,8 @@ Every answer is checked: before the load, each pair is sent once, one at a time,
 kept; the in-process and worker set-ups must agree on those scores exactly, and every answer
 under load must equal its pair's.
 
-    python benchmarks/load.py --json benchmarks/results/load.json            # everything
-    python benchmarks/load.py --skip-soak --duration 20                      # quick look
+    python -m benchmarks.load --json benchmarks/results/load.json            # everything
+    python -m benchmarks.load --skip-soak --duration 20                      # quick look
 
 The load generator runs on the same machine and takes CPU of its own (pre-encrypted bodies keep
 it small); both set-ups pay it alike.
@@ -47,9 +47,9 @@ import numpy as np
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
-from _lfw import read_pairs
 from facegate.core.crypto import Cipher
 from facegate.settings import Settings
+from tools.lfw_data import read_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 VERIFY = "/identity/image_verification/stateless"

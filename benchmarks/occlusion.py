@@ -1,6 +1,6 @@
 """Occlusion estimator on held-out LFW persons with synthetic occluders.
 
-    python benchmarks/occlusion.py --data /work/shared/data/lfw --json OUT.json
+    python -m benchmarks.occlusion --data /work/shared/data/lfw --json OUT.json
 
 Only the TEST persons of ``train_occlusion.person_split`` are used (never trained or tuned on);
 occluder textures and hand colours come from those persons' photos too. Every photo gives one
@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-import train_occlusion as gen
+import tools.train_occlusion as gen
 from facegate.vision.align import align_face
 from facegate.vision.detectors.yunet import YuNetDetector
 from facegate.vision.quality.occlusion import REGIONS, OcclusionModel

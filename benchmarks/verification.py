@@ -1,6 +1,6 @@
 """Verification accuracy and score calibration on an LFW-format folder.
 
-    python benchmarks/verification.py --data ../shared/data/lfw --json OUT.json [--profile default]
+    python -m benchmarks.verification --data ../shared/data/lfw --json OUT.json [--profile default]
 
 Uses the server's own pipeline (decode → YuNet → largest face → embed) and the calibration the
 server loads. Reports:
@@ -26,7 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from _lfw import (
+from facegate.core.scoring import far_for_score, fit_calibration
+from facegate.settings import Settings
+from facegate.vision.manifest import load_manifest, load_profile_calibration
+from tools.lfw_data import (
     embed_lfw,
     embedder_norms,
     impostor_similarities,
@@ -34,9 +37,6 @@ from _lfw import (
     read_pairs,
     similarity_bounds,
 )
-from facegate.core.scoring import far_for_score, fit_calibration
-from facegate.settings import Settings
-from facegate.vision.manifest import load_manifest, load_profile_calibration
 
 THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 FARS = ("1e-3", "1e-4", "1e-5", "1e-6")

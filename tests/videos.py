@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 
@@ -69,3 +71,58 @@ def wall(seconds: float, fps: int = 25, size: tuple[int, int] = (640, 480)) -> l
         dy = int(8 + 5 * np.cos(k / 9))
         out.append(np.ascontiguousarray(texture[dy : dy + h, dx : dx + w]))
     return out
+
+
+def reencode(
+    path: Path,
+    *,
+    muxer: str,
+    codec: str,
+    size: tuple[int, int],
+    seconds: float = 3.0,
+    fps: float | None = None,
+    jitter: float = 0.0,
+    sideways: bool = False,
+) -> bytes:
+    """The first ``seconds`` of a clip as another phone or camera would have written it: other
+    container, codec and frame size (``size`` upright), at ``fps`` (None: the clip's own
+    times) with timestamps shifted by up to ``jitter`` of a frame period (variable frame rate),
+    and ``sideways``: stored turned a quarter and tagged with a 90° rotation, as phones do."""
+    rng = np.random.default_rng(1)
+    buf = io.BytesIO()
+    with av.open(str(path)) as src, av.open(buf, mode="w", format=muxer) as dst:
+        rate = Fraction(round(fps or 30), 1)
+        stream = dst.add_stream(codec, rate=rate)
+        w, h = size
+        stream.width, stream.height = (h, w) if sideways else (w, h)
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        if sideways:
+            stream.set_display_rotation(90)
+        first: float | None = None
+        next_t = 0.0
+        last_ms = -1
+        for frame in src.decode(video=0):
+            t = float(frame.time or 0.0)
+            first = t if first is None else first
+            t -= first
+            if t >= seconds:
+                break
+            if fps is not None and t + 1e-6 < next_t:
+                continue  # dropped to the lower frame rate
+            next_t = t + 1.0 / fps if fps else t
+            img = frame.to_ndarray(format="bgr24")
+            if frame.rotation:
+                img = np.rot90(img, round(frame.rotation / 90) % 4)
+            img = cv2.resize(np.ascontiguousarray(img), size, interpolation=cv2.INTER_AREA)
+            if sideways:  # stored turned clockwise; the tag turns it back
+                img = np.ascontiguousarray(np.rot90(img, -1))
+            shake = rng.uniform(-jitter, jitter) / (fps or 30)
+            ms = max(round((t + shake) * 1000), last_ms + 1)
+            out = av.VideoFrame.from_ndarray(img, format="bgr24")
+            out.pts, out.time_base, last_ms = ms, Fraction(1, 1000), ms
+            for packet in stream.encode(out):
+                dst.mux(packet)
+        for packet in stream.encode():
+            dst.mux(packet)
+    return buf.getvalue()

@@ -1,6 +1,6 @@
 """Fit the similarity → verification_score calibration of a profile on LFW-format data.
 
-    python benchmarks/calibrate.py --data ../shared/data/lfw [--profile default|accurate|all]
+    python -m tools.calibrate --data ../shared/data/lfw [--profile default|accurate|all]
 
 Every image goes through the server's own decode → detect → largest face → embed path; every
 cross-person pair (about 20 million on the dev split) is an impostor pair. The score of a
@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from _lfw import embed_lfw, embedder_norms, impostor_similarities, similarity_bounds
 from facegate.core.scoring import fit_calibration
 from facegate.settings import Settings
 from facegate.vision.manifest import load_manifest
+from tools.lfw_data import embed_lfw, embedder_norms, impostor_similarities, similarity_bounds
+from tools.provenance import data_digest, git_commit
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "src" / "facegate" / "vision" / "calibration"
 
@@ -42,7 +43,9 @@ def calibrate(data: Path, profile: str, settings: Settings) -> dict[str, object]
             "dataset": f"LFW-format folder {data.name}: "
             f"{len(emb.files)} images, {len(emb.persons)} persons",
             "faces_not_found": int((~emb.found).sum()),
-            "script": "benchmarks/calibrate.py",
+            "script": "tools/calibrate.py",
+            "commit": git_commit(Path(__file__).resolve().parents[1]),
+            "data_digest": data_digest(data, emb.files),
             "fitted": dt.date.today().isoformat(),
             "detect_max_side": settings.detect_max_side,
             "detect_min_score": settings.detect_min_score,

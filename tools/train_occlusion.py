@@ -1,7 +1,7 @@
 """Train the face-occlusion estimator (``facegate.vision.quality.occlusion``) on LFW faces with
 synthetic occluders, and write its weights as an ``.npz``.
 
-    python benchmarks/train_occlusion.py --data /work/shared/data/lfw \\
+    python -m tools.train_occlusion --data /work/shared/data/lfw \\
         --out src/facegate/vision/quality/occlusion_2026nov_fp32.npz
 
 How a sample is made (the same code makes the held-out test samples in ``occlusion.py``):
@@ -74,6 +74,7 @@ from facegate.vision.quality.occlusion import (
     REGIONS,
     occlusion_features,
 )
+from tools.provenance import data_digest, git_commit
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -1464,6 +1465,11 @@ def main(argv: list[str] | None = None) -> int:
         "offsets": offsets,
         "samples": {"train": len(train.kinds), "tune": len(tune.kinds)},
         "data": "LFW (deep-funneled), train persons only; synthetic occluders",
+        "data_digest": data_digest(
+            args.data, [f.relative_to(args.data).as_posix() for _, f in train_images + tune_images]
+        ),
+        "commit": git_commit(Path(__file__).resolve().parents[1]),
+        "made_by": "tools/train_occlusion.py",
     }
     arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
     args.out.parent.mkdir(parents=True, exist_ok=True)

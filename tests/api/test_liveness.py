@@ -99,6 +99,18 @@ def test_face_leaving_after_one_second_is_short_time(
     assert "base64_image" not in body
 
 
+def test_a_replay_whose_face_is_lost_early_is_still_judged_an_attack(
+    client: TestClient, cipher: Cipher, videos: Path
+) -> None:
+    # The face is seen for 1.2 s only (then the camera sees a wall): too short to pass, but
+    # long enough for the cues to see a screen, and a replay must be told as one.
+    screen = read_frames(videos / "replay" / "tranvanluyt_fake.mp4", 0.0, 1.2)
+    h, w = screen[0].shape[:2]
+    video = encode_video(screen + wall(1.0, size=(w, h)))
+    body = ok(post_video(client, cipher, video, return_status="true"))
+    assert (body["passed"], body["liveness_status"]) == (False, "hack")
+
+
 def test_a_wall_is_4007(client: TestClient, cipher: Cipher) -> None:
     r = post_video(client, cipher, encode_video(wall(3.0)))
     assert error_code(r) == 4007

@@ -115,6 +115,34 @@ def test_a_silent_liveness_video_records_the_liveness_stage_and_score(
     assert grew(before, after, checks, call="silent_liveness", passed="true") == 1
 
 
+@pytest.mark.models
+@pytest.mark.data
+def test_a_refused_video_says_which_expert_refused_it_and_why(
+    ops_client: TestClient, cipher: Cipher, videos: Path, json_log: JsonLog
+) -> None:
+    clip = (videos / "replay" / "tranvanluyt_fake.mp4").read_bytes()
+    before = scrape(ops_client)
+    r = ops_client.post(SILENT, data={"encrypted_video": enc(cipher, clip), "return_status": "1"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["passed"], r.json()["liveness_status"]) == (False, "hack")
+    after = scrape(ops_client)
+    records = [
+        rec
+        for rec in json_log.records()
+        if rec["logger"] == "facegate.liveness" and rec["message"] == "liveness refused"
+    ]
+    assert len(records) == 1
+    record = records[0]
+    assert record["refused_by"] in ("print", "replay")
+    assert record["call"] == "silent_liveness"
+    assert record["evidence"]  # the cues that spoke against a live face
+    assert record["request_id"] == r.json()["request_id"]
+    name = "facegate_liveness_refusals_total"
+    assert grew(before, after, name, call="silent_liveness", refused_by=record["refused_by"]) == 1
+    # The SenseID body keeps the manual's fields: no expert, no cues.
+    assert set(r.json()) == {"code", "passed", "liveness_score", "liveness_status", "request_id"}
+
+
 def by_code(samples: dict[Key, float], code: str) -> float:
     """Requests answered with ``code``, whatever their endpoint label."""
     return sum(

@@ -4,9 +4,8 @@ differently from the training generator, so these are not the training distribut
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import math
-import sys
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -28,7 +27,6 @@ from facegate.vision.quality.occlusion import (
     feature_size,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 N_FACES = 20
 
 
@@ -46,15 +44,7 @@ def model() -> OcclusionModel:
 def _split_module() -> ModuleType:
     # The person split lives in the training script; load it from there so the tests can never
     # drift onto persons the model was trained on.
-    spec = importlib.util.spec_from_file_location(
-        "train_occlusion", ROOT / "benchmarks" / "train_occlusion.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("tools.train_occlusion")
 
 
 @pytest.fixture(scope="module")

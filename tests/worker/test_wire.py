@@ -202,6 +202,7 @@ def test_quality_result_round_trips_every_field_of_every_face() -> None:
     [
         # Absent stays absent (None), not 0.0 or b"".
         LivenessOutcome(passed=False, score=0.25, status="hack"),
+        LivenessOutcome(False, 0.25, "hack", refused_by="replay", evidence=("pack", "edges")),
         LivenessOutcome(passed=False, score=0.0, status="short_time"),
         # Present stays present, even when its value is proto3's default.
         LivenessOutcome(True, 1 / 3, "ok", image_timestamp=0.0, image_jpeg=b"", face_jpeg=b""),
@@ -229,6 +230,9 @@ def test_silent_verify_result_tells_no_score_from_a_zero_score(score: float | No
     [
         PackageVerifyResult(1 / 3, 0.1 + 0.2, ()),
         PackageVerifyResult(0.0, 1.0, (("blink", 1.25), ("turn_left", 1 / 3), ("blink", 2.0))),
+        PackageVerifyResult(
+            0.5, 0.1, (), 0.9, "looks like a print", refused_by="print", evidence=("black",)
+        ),
     ],
 )
 def test_package_verify_result_round_trips(result: PackageVerifyResult) -> None:

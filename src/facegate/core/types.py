@@ -114,6 +114,10 @@ class LivenessOutcome:
     image_timestamp: float | None = None
     image_jpeg: bytes | None = None
     face_jpeg: bytes | None = None
+    # Why it was refused as an attack: the expert that decided and its strongest cues (for
+    # logs and metrics; the SenseID response keeps the manual's fields only).
+    refused_by: str = ""
+    evidence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +133,8 @@ class PackageVerifyResult:
     actions: tuple[tuple[str, float], ...]  # each claimed action and the level seen (≥ 1)
     hack_score: float = 0.0  # 0 … 1, above 0.5 an attack (package_check.hack_score)
     attack: str = ""  # why the package is taken for an attack; empty when it passed
+    refused_by: str = ""  # the check that refused it: "print", "replay", "action", "identity"
+    evidence: tuple[str, ...] = ()  # a refusing expert's strongest cues
 
     @property
     def passed(self) -> bool:

@@ -6,6 +6,7 @@ a model swap) shows in these histograms long before anyone reads a false-accept 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from facegate.core.package import LivenessPackage
@@ -20,15 +21,37 @@ from facegate.core.types import (
 from facegate.ops.metrics import Metrics
 from facegate.worker.interface import InferenceEngine, Photo, PhotoOptions, Video, VideoOptions
 
+log = logging.getLogger("facegate.liveness")
+
 
 class MeteredEngine:
     def __init__(self, engine: InferenceEngine, metrics: Metrics) -> None:
         self.inner = engine
         self._m = metrics
 
-    def _liveness(self, call: str, score: float, passed: bool) -> None:
+    def _liveness(
+        self,
+        call: str,
+        score: float,
+        passed: bool,
+        refused_by: str = "",
+        evidence: tuple[str, ...] = (),
+    ) -> None:
         self._m.liveness_score.labels(call).observe(score)
         self._m.liveness_checks.labels(call, "true" if passed else "false").inc()
+        if refused_by:
+            self._m.liveness_refusals.labels(call, refused_by).inc()
+            # An operator asking "why are customers refused?" reads the expert and its cues
+            # here; the SenseID response itself keeps the manual's fields.
+            log.info(
+                "liveness refused",
+                extra={
+                    "call": call,
+                    "score": round(score, 4),
+                    "refused_by": refused_by,
+                    "evidence": list(evidence),
+                },
+            )
 
     async def verify(self, first: Photo, second: Photo, options: PhotoOptions) -> VerifyResult:
         result = await self.inner.verify(first, second, options)
@@ -49,14 +72,17 @@ class MeteredEngine:
 
     async def silent_liveness(self, video: Video, options: VideoOptions) -> LivenessOutcome:
         result = await self.inner.silent_liveness(video, options)
-        self._liveness("silent_liveness", result.score, result.passed)
+        self._liveness(
+            "silent_liveness", result.score, result.passed, result.refused_by, result.evidence
+        )
         return result
 
     async def silent_verify(
         self, video: Video, photo: Photo, photo_options: PhotoOptions, options: VideoOptions
     ) -> SilentVerifyResult:
         result = await self.inner.silent_verify(video, photo, photo_options, options)
-        self._liveness("silent_verify", result.liveness.score, result.liveness.passed)
+        live = result.liveness
+        self._liveness("silent_verify", live.score, live.passed, live.refused_by, live.evidence)
         if result.verification_score is not None:
             self._m.verification_score.labels("silent_verify").observe(result.verification_score)
         return result
@@ -65,7 +91,13 @@ class MeteredEngine:
         self, package: LivenessPackage, photo: Photo, photo_options: PhotoOptions
     ) -> PackageVerifyResult:
         result = await self.inner.package_verify(package, photo, photo_options)
-        self._liveness("package_verify", result.liveness_score, not result.attack)
+        self._liveness(
+            "package_verify",
+            result.liveness_score,
+            not result.attack,
+            result.refused_by,
+            result.evidence,
+        )
         self._m.verification_score.labels("package_verify").observe(result.verification_score)
         return result
 

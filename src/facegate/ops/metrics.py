@@ -82,6 +82,13 @@ class Metrics:
             ["call", "passed"],
             registry=r,
         )
+        self.liveness_refusals = Counter(
+            "facegate_liveness_refusals",
+            "Faces refused as attacks, by engine call and the check that refused them (the "
+            "fusion's print or replay expert; for packages also action or identity)",
+            ["call", "refused_by"],
+            registry=r,
+        )
         if tier == "worker":
             self.queue_depth = Gauge(
                 "facegate_queue_depth", "Requests waiting for a free handler", registry=r

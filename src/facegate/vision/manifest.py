@@ -248,7 +248,7 @@ def load_profile_calibration(profile: ProfileSpec) -> ProfileCalibration:
     if not ref.is_file():
         raise ModelIntegrityError(
             f"profile {profile.name}: calibration {profile.calibration_file} is missing; "
-            "run benchmarks/calibrate.py"
+            "run tools/calibrate.py"
         )
     data: dict[str, Any] = json.loads(ref.read_text())
     if tuple(data["embedders"]) != profile.embedders:

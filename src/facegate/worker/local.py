@@ -301,6 +301,8 @@ class LocalEngine:
             check_r.actions,
             hack_score=check_r.hack_score,
             attack=check_r.attack,
+            refused_by=check_r.refused_by,
+            evidence=check_r.evidence,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -312,10 +314,18 @@ class LocalEngine:
             "calibration": p.calibration.calibration.meta,
         }
         if self._liveness is not None:
+            fusion = self._liveness.video_fusion
             out["liveness"] = {
-                "fusion": self._liveness.video_fusion.name,
+                "fusion": fusion.name,
                 "threshold": self._liveness.threshold,
                 "pack": self._liveness.pack is not None,
+                # What the fit predicted for people and cameras it never saw, and where that
+                # falls short of its targets (empty: it meets them).
+                "predicted": {
+                    k: fusion.info.get("nested", {}).get(k)
+                    for k in ("bpcer", "worst_source_bpcer", "apcer_by_type")
+                },
+                "shortfalls": list(fusion.info.get("shortfalls", [])),
             }
         return out
 
@@ -351,6 +361,8 @@ def _outcome(result: LivenessResult, options: VideoOptions) -> LivenessOutcome:
         face_jpeg=(
             _jpeg(face_crop(sel)) if sel is not None and options.return_face_image else None
         ),
+        refused_by=result.refused_by,
+        evidence=result.evidence,
     )
 
 

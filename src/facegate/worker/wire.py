@@ -223,7 +223,13 @@ def parse_quality_result(body: bytes) -> QualityResult:
 
 
 def _outcome(o: LivenessOutcome) -> pb.LivenessOutcome:
-    m = pb.LivenessOutcome(passed=o.passed, score=o.score, status=o.status)
+    m = pb.LivenessOutcome(
+        passed=o.passed,
+        score=o.score,
+        status=o.status,
+        refused_by=o.refused_by,
+        evidence=o.evidence,
+    )
     if o.image_timestamp is not None:
         m.image_timestamp = o.image_timestamp
     if o.image_jpeg is not None:
@@ -241,6 +247,8 @@ def _outcome_of(m: pb.LivenessOutcome) -> LivenessOutcome:
         image_timestamp=m.image_timestamp if m.HasField("image_timestamp") else None,
         image_jpeg=m.image_jpeg if m.HasField("image_jpeg") else None,
         face_jpeg=m.face_jpeg if m.HasField("face_jpeg") else None,
+        refused_by=m.refused_by,
+        evidence=tuple(m.evidence),
     )
 
 
@@ -272,6 +280,8 @@ def package_verify_result(r: PackageVerifyResult) -> bytes:
         actions=[pb.ActionSeen(kind=k, level=v) for k, v in r.actions],
         attack=r.attack,
         hack_score=r.hack_score,
+        refused_by=r.refused_by,
+        evidence=r.evidence,
     )
     return m.SerializeToString()
 
@@ -284,6 +294,8 @@ def parse_package_verify_result(body: bytes) -> PackageVerifyResult:
         tuple((a.kind, a.level) for a in m.actions),
         hack_score=m.hack_score,
         attack=m.attack,
+        refused_by=m.refused_by,
+        evidence=tuple(m.evidence),
     )
 
 

@@ -26,7 +26,7 @@ from facegate.vision.detectors.yunet import YuNetDetector
 from facegate.vision.liveness import cues
 from facegate.vision.liveness.fusion import Fusion, load_fusion
 from facegate.vision.liveness.minifasnet import MiniFASNet
-from facegate.vision.liveness.track import main_face_of, track_main_face, visible_seconds
+from facegate.vision.liveness.track import track_main_face, visible_seconds
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.quality.landmarks68 import Landmarks68
 from facegate.vision.quality.measures import head_pose, sharpness
@@ -56,6 +56,10 @@ class LivenessResult:
     visible_seconds: float
     selected: SelectedFrame | None
     cues: dict[str, float] = field(default_factory=dict)
+    # Why a face was refused: the expert (attack type) that decided and its strongest cues;
+    # empty when the face passed or was not seen long enough to be judged.
+    refused_by: str = ""
+    evidence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,12 @@ class Observed:
 @dataclass(frozen=True, slots=True)
 class LivenessConfig:
     min_visible_seconds: float = 2.0
+    # A face seen at least this long but less than min_visible_seconds is refused as "hack"
+    # rather than "short_time" when its score is below this share of the threshold: a replay
+    # whose face the tracker loses is still named an attack, while a customer who merely left
+    # the picture early is told the video was too short, as the manual says.
+    min_judged_seconds: float = 1.0
+    short_attack_share: float = 0.5
     threshold: float | None = None  # None: the fusion file's own threshold
 
 
@@ -80,7 +90,6 @@ class LivenessAnalyzer:
         detector: YuNetDetector,
         landmarks: Landmarks68,
         video_fusion: Fusion,
-        still_fusion: Fusion,
         pack: MiniFASNet | None = None,
         *,
         config: LivenessConfig | None = None,
@@ -89,7 +98,6 @@ class LivenessAnalyzer:
         self._detector = detector
         self._landmarks = landmarks
         self.video_fusion = video_fusion
-        self.still_fusion = still_fusion
         self.pack = pack
         self.config = config or LivenessConfig()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="facegate-frames")
@@ -127,12 +135,10 @@ class LivenessAnalyzer:
     def _frame_cues(
         self, pixels: ImageArray, gray: ImageArray, box: Box, *, edges: bool = True
     ) -> dict[str, float]:
-        out = cues.texture_cues(pixels, box) or {}
-        moire = cues.moire_cue(pixels, box)
-        if moire is not None:
-            out["moire"] = moire
+        out: dict[str, float] = {}
         if edges:
             out.update(cues.edge_cues(gray, box))
+        out["black"] = cues.black_cue(gray, box)
         if self.pack is not None:
             p = min(max(self.pack.score(pixels, box), 1e-4), 1 - 1e-4)
             out["pack"] = math.log(p / (1 - p))
@@ -146,7 +152,7 @@ class LivenessAnalyzer:
         detected = list(self._pool.map(self.detect_frame, frames))
         grays = [g for _, g in detected]
         h, w = frames[0].pixels.shape[:2]
-        track = track_main_face([d for d, _ in detected], w, h)
+        track = track_main_face([d for d, _ in detected], w, h, [f.timestamp for f in frames])
         visible = visible_seconds(track, [f.timestamp for f in frames])
         jobs = [
             (i, frames[i].timestamp, face, grays[i])
@@ -159,8 +165,8 @@ class LivenessAnalyzer:
         observations, grays = observed.observations, observed.grays
         step = max(1, len(observations) // TEXTURE_FRAMES)
         picked = list(observations[::step])[:TEXTURE_FRAMES]
-        # The per-frame cues run on the pool while this thread measures the motion. A paper
-        # edge or a bezel does not change from frame to frame: every other frame is enough.
+        # The per-frame cues and the per-pair plane cues all run on the pool. A paper edge or a
+        # bezel does not change from frame to frame: every other frame is enough.
         pending = [
             self._pool.submit(
                 self._frame_cues,
@@ -171,17 +177,20 @@ class LivenessAnalyzer:
             )
             for k, o in enumerate(picked)
         ]
-        # Corner tracking on the face is the other costly cue: on the pool too.
-        planar = self._pool.submit(cues.planarity_cue, grays, observations)
-        values: dict[str, float] = {}
-        values.update(cues.shape_cues(observations))
-        values.update(cues.motion_cues(grays, observations))
-        values.update(cues.pulse_cue([f.pixels for f in frames], observations))
-        values.update(planar.result())
+        pairs = [
+            self._pool.submit(cues.pair_planarity, grays, a, b)
+            for a, b in cues.planarity_pairs(observations)
+        ]
+        values = cues.planarity([p.result() for p in pairs])
         per_frame = [f.result() for f in pending]
         for name in {k for d in per_frame for k in d}:
             vals = [d[name] for d in per_frame if name in d]
             values[name] = float(np.mean(vals))
+        packs = [d["pack"] for d in per_frame if "pack" in d]
+        if packs:
+            # The frame model's least convinced frame: one frame where the paper's grain or the
+            # screen's glass shows is evidence, the mean over frames dilutes it.
+            values["pack_min"] = float(np.min(packs))
         return values
 
     def analyze(self, video: DecodedVideo) -> LivenessResult:
@@ -202,11 +211,14 @@ class LivenessAnalyzer:
         score = self.video_fusion.score(values)
         threshold = self.threshold
         status: Status
-        if visible < self.config.min_visible_seconds:
-            status = "short_time"
+        cfg = self.config
+        if visible < cfg.min_visible_seconds:
+            strong = score < cfg.short_attack_share * threshold
+            status = "hack" if strong and visible >= cfg.min_judged_seconds else "short_time"
         else:
             status = "ok" if score >= threshold else "hack"
         selected = self.select(frames, observations) if select and status == "ok" else None
+        refused_by, evidence = self.video_fusion.explain(values) if status == "hack" else ("", ())
         values["visible_seconds"] = visible
         return LivenessResult(
             status=status,
@@ -216,6 +228,8 @@ class LivenessAnalyzer:
             visible_seconds=visible,
             selected=selected,
             cues=values,
+            refused_by=refused_by,
+            evidence=evidence,
         )
 
     def select(
@@ -237,16 +251,6 @@ class LivenessAnalyzer:
         best = max(observations, key=quality)
         frame = frames[best.index]
         return SelectedFrame(frame.timestamp, frame.pixels, best.face)
-
-    # --- a single photo (benchmarks on still attacks) ----------------------------------------
-    def still_cues(self, pixels: ImageArray) -> dict[str, float] | None:
-        faces = self._detector.detect(pixels)
-        if not faces:
-            return None
-        h, w = pixels.shape[:2]
-        face = main_face_of(faces, w, h)
-        gray = np.asarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
-        return self._frame_cues(pixels, gray, face.box)
 
 
 def face_crop(selected: SelectedFrame, margin: float = 0.3) -> ImageArray:
@@ -275,13 +279,10 @@ def build_analyzer(
         max_side=detect_side,
         min_score=pipeline.detector.min_score,
     )
-    with_pack = pack is not None
-    unfitted = Fusion("unfitted", (), 0.5)
     return LivenessAnalyzer(
         detector,
         pipeline.landmarks,
-        load_fusion("video", with_pack) if fitted else unfitted,
-        load_fusion("still", with_pack) if fitted else unfitted,
+        load_fusion(pack is not None) if fitted else Fusion("unfitted", (), 0.5),
         pack,
         config=LivenessConfig(threshold=threshold),
         threads=threads,

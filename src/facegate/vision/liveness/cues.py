@@ -1,44 +1,36 @@
 """Liveness cues: numbers that differ between a live face and a photo or screen showing one.
 
-Each cue is cheap, has a physical reason, and is computed on the tracked face of the sampled
-frames. None decides alone; ``fusion`` weighs them with weights fitted on data.
+Each cue has a physical reason, is measured on the tracked face of the sampled frames, and
+speaks only where its physics holds: a cue that cannot be measured (no motion to judge, no
+background to compare with) is NaN, which the fusion weighs as "no evidence". A still live face
+and a still photo are alike to every motion cue, so motion can only accuse a face that moves
+like an object; it never asks a customer to move. None decides alone; ``fusion`` weighs them
+with weights fitted on data from many people and cameras (``tools/fit_liveness.py``).
 
-Motion (needs a video):
+Motion (corners tracked on the face and around it, frame pairs 0.3 s apart):
 
-* ``nonrigid_med`` / ``nonrigid_p90``: how badly one homography explains the motion of the inner
-  68 landmarks between frames 0.3 s apart, relative to the eye distance. A photo, however it is
-  moved or tilted, is a plane, and a plane's image moves by a homography; a head turns in 3-D,
-  talks and blinks.
-* ``independence``: how much the face moves relative to its immediate surroundings (a ring
-  around the face, by sparse optical flow), over how much either moves. A print or a phone
-  carries its surroundings (paper, screen, bezel) with the face; a live head moves against the
-  wall behind it.
-* ``ring_vs_bg``: the same between that ring and the far background: a hand-held print or phone
-  moves against the room, a wall behind a person does not.
-* ``planar``: the same question asked of corners tracked on the face with sub-pixel optical
-  flow instead of landmarks, which are too jittery to tell a still face from a moved photo.
-* ``blink``, ``mouth``: the relative range of the eye aspect ratio and the spread of the inner-lip
-  gap. A print never blinks; a replay may.
-* ``pulse``: the signal-to-noise ratio of the strongest 0.7–3 Hz component of the skin colour
-  (CHROM projection of the cheeks' mean colour), the blood pulse a camera sees in live skin.
+* ``planar_n``: how badly one homography explains the face's corners, relative to how far they
+  moved. A photo, however it is moved or tilted, is a plane, and a plane's image moves by a
+  homography; a head that moves turns in depth, and its nose moves against its cheeks.
+* ``projective``: how much better that homography explains them than a shift, turn and scale
+  do: the foreshortening only a tilting plane shows (a head that merely shifts is a plane to
+  any camera, and tells nothing).
+* ``coplanar``: how well the face's homography also explains the corners in a ring around the
+  face, relative to the face's motion: on a print or a phone the ring is paper, hand, bezel or
+  the picture around the face, on the same plane; around a head it is hair, shoulders and a
+  room that move otherwise.
 
-Texture (one frame is enough, so stills use these too):
+Light and texture (one frame is enough; a few frames spread over the clip are averaged):
 
-* ``hf_ratio``: share of the face's spectral energy at high spatial frequency; printing and
-  re-filming a screen both lose fine detail.
-* ``spectral_peak``: how far the strongest isolated peak of the face's spectrum stands above the
-  spectrum's radial average: the dot grid of a print and the pixel grid of a screen leave peaks
-  (moiré, halftone); skin does not.
-* ``saturation``, ``contrast``, ``specular``: screens and prints compress colour and contrast and
-  reflect lights as broad glare.
-* ``moire``: the same peak measure on the face's centre at native resolution.
-* ``edges``, ``enclosure``: long straight segments in a band around the face — a paper edge or a
-  bezel — their length in face widths, and on how many sides of the face they run.
+* ``black``: the darkest luminance around the face. Ink on paper and a screen's black are a
+  floor; a live head has its own blacks (pupils, nostrils, hair, shadows).
+* ``edges``, ``enclosure``: long straight segments in a band around the face — a paper edge or
+  a bezel — their length in face widths, and on how many sides of the face they close beyond
+  the two that a door or a shelf behind a person also gives.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,7 +40,6 @@ import numpy as np
 
 from facegate.core.types import Box, Face, FloatArray, ImageArray
 from facegate.vision._perthread import PerThread
-from facegate.vision.quality.measures import lip_gap
 
 # Landmarks that do not slide along the face outline (brows, nose, eyes, mouth): the jaw points
 # of a turned head move along the contour and would count as non-rigid motion on any object.
@@ -65,12 +56,6 @@ class Observation:
     timestamp: float
     face: Face
     points: FloatArray  # (68, 2) in frame pixels
-
-
-def _eye_distance(points: FloatArray) -> float:
-    right = points[36:42].mean(axis=0)
-    left = points[42:48].mean(axis=0)
-    return max(float(np.linalg.norm(left - right)), 1.0)
 
 
 def eye_aspect_ratio(points: FloatArray) -> float:
@@ -93,28 +78,6 @@ def _pairs(obs: Sequence[Observation], gap_s: float) -> list[tuple[Observation, 
         if j < len(obs) and obs[j].timestamp - a.timestamp <= gap_s * 2.0:
             out.append((a, obs[j]))
     return out
-
-
-def shape_cues(obs: Sequence[Observation]) -> dict[str, float]:
-    residuals = []
-    for a, b in _pairs(obs, RIGID_GAP_S):
-        src = a.points[_INNER].astype(np.float64)
-        dst = b.points[_INNER].astype(np.float64)
-        h, _ = cv2.findHomography(src, dst, 0)
-        if h is None:
-            continue
-        proj = cv2.perspectiveTransform(src.reshape(-1, 1, 2), h).reshape(-1, 2)
-        rms = float(np.sqrt(np.mean(np.sum((proj - dst) ** 2, axis=1))))
-        residuals.append(rms / _eye_distance(b.points))
-    ears = np.array([eye_aspect_ratio(o.points) for o in obs])
-    lips = np.array([lip_gap(o.points) for o in obs])
-    top = float(np.percentile(ears, 90)) if len(ears) else 0.0
-    return {
-        "nonrigid_med": float(np.median(residuals)) if residuals else 0.0,
-        "nonrigid_p90": float(np.percentile(residuals, 90)) if residuals else 0.0,
-        "blink": (top - float(ears.min())) / top if top > 1e-6 else 0.0,
-        "mouth": float(lips.std()) if len(lips) else 0.0,
-    }
 
 
 def _small(gray: ImageArray) -> tuple[ImageArray, float]:
@@ -180,163 +143,29 @@ def _track(
     return pts.reshape(-1, 2)[ok], nxt.reshape(-1, 2)[ok]
 
 
-def _flow(g0: ImageArray, g1: ImageArray, mask: ImageArray) -> FloatArray | None:
-    """Median displacement of trackable corners inside ``mask`` (None when too few)."""
-    tracked = _track(g0, g1, mask, corners=60, quality=0.01, spacing=4, levels=2, least=6)
-    if tracked is None:
-        return None
-    p0, p1 = tracked
-    return np.asarray(np.median(p1 - p0, axis=0), dtype=np.float32)
-
-
-def motion_cues(grays: Sequence[ImageArray], obs: Sequence[Observation]) -> dict[str, float]:
-    """``grays``: the sampled frames in grey, indexed by ``Observation.index``."""
-    rel = face_sum = ring_sum = ring_bg = bg_sum = 0.0
-    n = n_bg = 0
-    for a, b in itertools.pairwise(obs):
-        if b.index != a.index + 1:
-            continue
-        g0, s = _small(grays[a.index])
-        g1, _ = _small(grays[b.index])
-        width = max(a.face.box.width * s, 1.0)
-        ring = _rect_mask(g0.shape, _scaled(a.face.box, s, 2.2), _scaled(a.face.box, s, 1.25))
-        far = 255 - _rect_mask(g0.shape, _scaled(a.face.box, s, 3.0), None)
-        d_ring = _flow(g0, g1, ring)
-        if d_ring is None:
-            continue
-        d_face = (b.points[_INNER].mean(axis=0) - a.points[_INNER].mean(axis=0)) * s
-        d_bg = _flow(g0, g1, far)
-        rel += float(np.linalg.norm(d_face - d_ring)) / width
-        face_sum += float(np.linalg.norm(d_face)) / width
-        ring_sum += float(np.linalg.norm(d_ring)) / width
-        if d_bg is not None:
-            ring_bg += float(np.linalg.norm(d_ring - d_bg)) / width
-            bg_sum += float(np.linalg.norm(d_bg)) / width
-            n_bg += 1
-        n += 1
-    if n == 0:
-        return {"independence": math.nan, "ring_vs_bg": math.nan, "face_motion": math.nan}
-    # The floor keeps sub-pixel jitter of a still scene from reading as independent motion.
-    floor = 0.004 * n
-    return {
-        "independence": rel / (face_sum + ring_sum + floor),
-        # NaN (unknown, weighed as average) when the face fills the frame and no far
-        # background is left to compare with.
-        "ring_vs_bg": ring_bg / (ring_sum + bg_sum + floor) if n_bg else math.nan,
-        "face_motion": face_sum / n,
-    }
-
-
-def _cheeks(points: FloatArray, width: int, height: int) -> list[tuple[int, int, int, int]]:
-    top = float(points[29, 1])  # nose ridge, below the eyes
-    bottom = float(points[33, 1])  # nose base, above the lips
-    out = []
-    for outer, inner in ((points[36, 0], points[31, 0]), (points[35, 0], points[45, 0])):
-        x0, x1 = sorted((float(outer), float(inner)))
-        box = (round(x0), round(top), round(x1), round(bottom))
-        if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
-            out.append((max(box[0], 0), max(box[1], 0), min(box[2], width), min(box[3], height)))
-    return out
-
-
-def pulse_cue(frames: Sequence[ImageArray], obs: Sequence[Observation]) -> dict[str, float]:
-    """SNR of the pulse band in the CHROM signal (de Haan & Jeanne 2013) of the cheeks."""
-    times, rgb = [], []
-    for o in obs:
-        img = frames[o.index]
-        h, w = img.shape[:2]
-        pixels = [img[y0:y1, x0:x1].reshape(-1, 3) for x0, y0, x1, y1 in _cheeks(o.points, w, h)]
-        pixels = [p for p in pixels if len(p)]
-        if not pixels:
-            continue
-        bgr = np.concatenate(pixels).astype(np.float64).mean(axis=0)
-        times.append(o.timestamp)
-        rgb.append(bgr[::-1])
-    if len(times) < 16 or times[-1] - times[0] < 1.5:
-        return {"pulse": 0.0}
-    t = np.asarray(times)
-    fs = 10.0
-    grid = np.arange(t[0], t[-1], 1.0 / fs)
-    c = np.stack([np.interp(grid, t, np.asarray(rgb)[:, k]) for k in range(3)], axis=1)
-    c = c / np.maximum(c.mean(axis=0), 1e-6)
-    x = 3.0 * c[:, 0] - 2.0 * c[:, 1]
-    y = 1.5 * c[:, 0] + c[:, 1] - 1.5 * c[:, 2]
-    alpha = x.std() / y.std() if y.std() > 1e-9 else 0.0
-    s = x - alpha * y
-    s = s - np.polyval(np.polyfit(np.arange(len(s)), s, 2), np.arange(len(s)))
-    spec = np.abs(np.fft.rfft(s * np.hanning(len(s)), n=512)) ** 2
-    freqs = np.fft.rfftfreq(512, 1.0 / fs)
-    band = (freqs >= 0.7) & (freqs <= 3.0)
-    wide = (freqs >= 0.5) & (freqs <= 4.5)
-    if not band.any() or spec[wide].sum() <= 0:
-        return {"pulse": 0.0}
-    peak = freqs[band][int(np.argmax(spec[band]))]
-    near = wide & (np.abs(freqs - peak) <= 0.2)
-    return {"pulse": float(spec[near].sum() / spec[wide].sum())}
-
-
-_TEX = 128
-
-
-def _face_crop(pixels: ImageArray, box: Box) -> ImageArray | None:
-    h, w = pixels.shape[:2]
-    x0, y0, x1, y1 = box.clip(w, h).as_ints()
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return None
-    crop = pixels[y0:y1, x0:x1]
-    interp = cv2.INTER_AREA if crop.shape[0] > _TEX else cv2.INTER_LINEAR
-    return np.asarray(cv2.resize(crop, (_TEX, _TEX), interpolation=interp), dtype=np.uint8)
-
-
-def _radial_index() -> tuple[FloatArray, np.ndarray]:
-    f = np.fft.fftfreq(_TEX)
-    r = np.sqrt(f[None, :] ** 2 + f[:, None] ** 2).astype(np.float32)
-    bins = np.minimum((r * _TEX).astype(np.int64), _TEX // 2)
-    return r, bins
-
-
-_R, _BINS = _radial_index()
-_WINDOW = np.outer(np.hanning(_TEX), np.hanning(_TEX)).astype(np.float32)
-
-
-def texture_cues(pixels: ImageArray, box: Box) -> dict[str, float] | None:
-    crop = _face_crop(pixels, box)
-    if crop is None:
-        return None
-    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    gray = (gray - gray.mean()) * _WINDOW
-    power = np.abs(np.fft.fft2(gray)) ** 2
-    usable = (_R >= 0.02) & (_R <= 0.5)
-    total = float(power[usable].sum()) or 1.0
-    hf = float(power[(_R >= 0.25) & (_R <= 0.5)].sum()) / total
-    radial = np.bincount(_BINS.ravel(), weights=power.ravel()) / np.maximum(
-        np.bincount(_BINS.ravel()), 1
-    )
-    ratio = power / np.maximum(radial[_BINS], 1e-9)
-    mid = (_R >= 0.08) & (_R <= 0.5)
-    peak = float(np.log10(np.percentile(ratio[mid], 99.9) + 1e-9))
-    hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
-    v = hsv[..., 2].astype(np.float32)
-    return {
-        "hf_ratio": math.log10(hf + 1e-6),
-        "spectral_peak": peak,
-        "saturation": float(hsv[..., 1].mean()) / 255.0,
-        "contrast": float(v.std() / max(v.mean(), 1.0)),
-        "specular": float((v >= 250).mean()),
-    }
-
-
 # LSD keeps scratch state per call: one per thread, as for the other OpenCV models.
 _LSD = PerThread(cv2.createLineSegmentDetector)
 # Outer limit of the band searched for a paper edge or a bezel, in face-box sizes.
-EDGE_BAND = 3.5
+EDGE_BAND = 6.0
+
+
+def black_cue(gray: ImageArray, box: Box) -> float:
+    """``black``: the darkest luminance around the face (0.5th percentile in twice the face
+    box), as a fraction of white. A live head has its own blacks (pupils, nostrils, hair,
+    shadows) whatever the camera's exposure; ink on paper and a screen's black are a floor
+    above them, and a camera that meters the paper or screen does not push them down."""
+    h, w = gray.shape[:2]
+    x0, y0, x1, y1 = (round(v) for v in _scaled(box, 1.0, 2.0))
+    region = gray[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
+    return float(np.percentile(region, 0.5)) / 255.0 if region.size else math.nan
 
 
 def edge_cues(gray: ImageArray, box: Box) -> dict[str, float]:
     """Long straight segments around the face: ``edges``, their total length in the band
-    1.2–3.5× the face box (log of face widths), and ``enclosure``, on how many sides of the face
-    (0–4) such a segment runs across it — the frame of a paper or a screen surrounds the face,
-    a door or a shelf behind a person seldom does on more than two sides."""
+    1.2–6× the face box (log of face widths), and ``enclosure``, on how many sides of the face
+    beyond two (0–2) such a segment runs across it. The frame of a paper or a screen closes
+    around the face; a door, a window or a shelf behind a person often runs past it on two
+    sides, seldom on three."""
     small, s = _small(gray)
     lines = _LSD.get().detect(small)[0]
     if lines is None:
@@ -362,44 +191,7 @@ def edge_cues(gray: ImageArray, box: Box) -> dict[str, float]:
             sides.add("top" if my < cy else "bottom")
         elif 60 < angle < 120 and min(y0, y1) < cy < max(y0, y1):
             sides.add("left" if mx < cx else "right")
-    return {"edges": math.log1p(total), "enclosure": float(len(sides))}
-
-
-_NATIVE_INDEX: dict[int, tuple[FloatArray, np.ndarray, FloatArray]] = {}
-
-
-def _native_index(side: int) -> tuple[FloatArray, np.ndarray, FloatArray]:
-    if side not in _NATIVE_INDEX:
-        f = np.fft.fftfreq(side)
-        r = np.sqrt(f[None, :] ** 2 + f[:, None] ** 2).astype(np.float32)
-        bins = np.minimum((r * side).astype(np.int64), side // 2)
-        window = np.outer(np.hanning(side), np.hanning(side)).astype(np.float32)
-        _NATIVE_INDEX[side] = (r, bins, window)
-    return _NATIVE_INDEX[side]
-
-
-def moire_cue(pixels: ImageArray, box: Box) -> float | None:
-    """Spectral peak of the face's centre at the camera's own resolution. Resampling the crop
-    (as ``texture_cues`` does for scale-free measures) would blur away the aliasing pattern a
-    screen's pixel grid or a print's dots make against the camera's sensor grid."""
-    side = 128 if min(box.width, box.height) >= 128 else 64
-    if min(box.width, box.height) < 48:
-        return None
-    h, w = pixels.shape[:2]
-    cx, cy = round((box.left + box.right) / 2), round((box.top + box.bottom) / 2)
-    x0, y0 = max(0, min(cx - side // 2, w - side)), max(0, min(cy - side // 2, h - side))
-    patch = pixels[y0 : y0 + side, x0 : x0 + side]
-    if patch.shape[:2] != (side, side):
-        return None
-    r, bins, window = _native_index(side)
-    gray = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    power = np.abs(np.fft.fft2((gray - gray.mean()) * window)) ** 2
-    radial = np.bincount(bins.ravel(), weights=power.ravel()) / np.maximum(
-        np.bincount(bins.ravel()), 1
-    )
-    ratio = power / np.maximum(radial[bins], 1e-9)
-    mid = (r >= 0.08) & (r <= 0.5)
-    return float(np.log10(np.percentile(ratio[mid], 99.5) + 1e-9))
+    return {"edges": math.log1p(total), "enclosure": float(max(0, len(sides) - 2))}
 
 
 # Corners are tracked on the face at this width (pixels): fine enough to see a nose's parallax,
@@ -407,10 +199,12 @@ def moire_cue(pixels: ImageArray, box: Box) -> float | None:
 _PLANE_FACE = 96.0
 
 
-def _face_view(gray: ImageArray, box: Box, s: float) -> tuple[ImageArray, int, int]:
-    """The face box grown by 30 %, scaled by ``s``, and its top-left corner in the frame."""
+def _face_view(
+    gray: ImageArray, box: Box, s: float, grow: float = 1.3
+) -> tuple[ImageArray, int, int]:
+    """The face box grown ``grow`` times, scaled by ``s``, and its top-left corner in the frame."""
     h, w = gray.shape[:2]
-    left, top, right, bottom = _scaled(box, 1.0, 1.3)
+    left, top, right, bottom = _scaled(box, 1.0, grow)
     x0, y0 = max(0, int(left)), max(0, int(top))
     crop = gray[y0 : min(h, math.ceil(bottom)), x0 : min(w, math.ceil(right))]
     if s < 1.0 and crop.size:
@@ -419,12 +213,36 @@ def _face_view(gray: ImageArray, box: Box, s: float) -> tuple[ImageArray, int, i
     return crop, x0, y0
 
 
-def _plane_residual(g0: ImageArray, g1: ImageArray, mask: ImageArray) -> float | None:
-    """75th percentile of how far corners tracked from ``g0`` to ``g1`` land from where the
-    best homography of them puts them, in pixels (None when too few track reliably)."""
+# Tracking noise of corners at _PLANE_FACE, in face widths: motion below it tells nothing.
+_NOISE = 0.002
+
+
+def planarity_pairs(obs: Sequence[Observation]) -> list[tuple[Observation, Observation]]:
+    """The frame pairs the plane cues compare: 0.3 s apart, every other one (neighbouring pairs
+    share most of their motion, and half of them give the same medians at half the cost)."""
+    return _pairs(obs, RIGID_GAP_S)[::2]
+
+
+def pair_planarity(
+    grays: Sequence[ImageArray], a: Observation, b: Observation
+) -> tuple[float, float, float] | None:
+    """``planar_n``, ``projective`` and ``coplanar`` (NaN when the ring has too few corners) of
+    one frame pair, None when the face's corners could not be tracked (see ``planarity``)."""
+    box = a.face.box
+    s = min(1.0, _PLANE_FACE / max(box.width, 1.0))
+    g0, x0, y0 = _face_view(grays[a.index], box, s, 2.4)
+    g1, _, _ = _face_view(grays[b.index], box, s, 2.4)
+    if g0.shape != g1.shape or min(g0.shape) < 16:
+        return None
+    width = max(box.width * s, 1.0)
+    # Corners inside the hull of the inner landmarks: on the face, not on hair or background.
+    hull = cv2.convexHull(((a.points[_INNER] - (x0, y0)) * s).astype(np.int32))
+    face_mask = np.zeros(g0.shape, np.uint8)
+    cv2.fillConvexPoly(face_mask, hull, 255)
     tracked = _track(
-        g0, g1, mask, corners=80, quality=0.005, spacing=3, levels=3, least=12, check_back=True
-    )
+        g0, g1, face_mask, corners=80, quality=0.005, spacing=3, levels=3, least=12,
+        check_back=True,
+    )  # fmt: skip
     if tracked is None:
         return None
     p0, p1 = tracked
@@ -434,32 +252,55 @@ def _plane_residual(g0: ImageArray, g1: ImageArray, mask: ImageArray) -> float |
     if hm is None:
         return None
     proj = cv2.perspectiveTransform(p0.reshape(-1, 1, 2), hm).reshape(-1, 2)
-    return float(np.percentile(np.linalg.norm(proj - p1, axis=1), 75))
+    r = float(np.percentile(np.linalg.norm(proj - p1, axis=1), 75)) / width
+    d = float(np.median(np.linalg.norm(p1 - p0, axis=1))) / width
+    planar_n = math.log10((r + _NOISE) / (d + _NOISE))
+    sim, _ = cv2.estimateAffinePartial2D(p0, p1, method=cv2.LMEDS)
+    if sim is None:
+        return None
+    moved = p0 @ sim[:, :2].T + sim[:, 2]
+    r_sim = float(np.percentile(np.linalg.norm(moved - p1, axis=1), 75)) / width
+    projective = math.log10((r_sim + _NOISE) / (r + _NOISE))
+    bx0, by0 = (box.left - x0) * s, (box.top - y0) * s
+    local = Box(bx0, by0, bx0 + box.width * s, by0 + box.height * s)
+    ring_mask = _rect_mask(g0.shape, _scaled(local, 1.0, 2.2), _scaled(local, 1.0, 1.25))
+    ring = _track(
+        g0, g1, ring_mask, corners=60, quality=0.01, spacing=4, levels=3, least=8,
+        check_back=True,
+    )  # fmt: skip
+    if ring is None:
+        return planar_n, projective, math.nan
+    q0, q1 = ring
+    qp = cv2.perspectiveTransform(q0.reshape(-1, 1, 2), hm).reshape(-1, 2)
+    rr = float(np.median(np.linalg.norm(qp - q1, axis=1))) / width
+    return planar_n, projective, math.log10((rr + _NOISE) / (d + _NOISE))
+
+
+def planarity(per_pair: Sequence[tuple[float, float, float] | None]) -> dict[str, float]:
+    """The medians over frame pairs (``pair_planarity`` of each) of:
+
+    * ``planar_n``: the plane residual r of the face's corners (75th percentile, after a
+      least-median-of-squares homography) over their motion d, log10((r + n) / (d + n)), n
+      the tracking noise: a photo that moves keeps its residual at n however far it moves, a
+      head that moves turns and parallax shows; a face that does not move tells nothing (0).
+    * ``projective``: how much better the homography explains the face's corners than a
+      similarity (shift, turn, scale) does, log10((r_sim + n) / (r + n)): a photo tilting in
+      the hand foreshortens as only a plane does; a head that turns is no plane, and a face
+      that only shifts tells nothing (0).
+    * ``coplanar``: log10((r + n) / (d + n)) of the ring's corners under the face's homography:
+      on a print or a screen the ring is paper, bezel or the picture around the face, on the
+      same plane; around a head it is hair, shoulders and a room that move otherwise.
+
+    NaN when no pair could be measured."""
+    measured = [p for p in per_pair if p is not None]
+    rings = [c for _, _, c in measured if not math.isnan(c)]
+    return {
+        "planar_n": float(np.median([p for p, _, _ in measured])) if measured else math.nan,
+        "projective": float(np.median([q for _, q, _ in measured])) if measured else math.nan,
+        "coplanar": float(np.median(rings)) if rings else math.nan,
+    }
 
 
 def planarity_cue(grays: Sequence[ImageArray], obs: Sequence[Observation]) -> dict[str, float]:
-    """``planar``: log10 of the median, over frame pairs 0.3 s apart, of the plane residual of
-    corners tracked on the face, in face widths. The landmark version (``nonrigid_*``) is
-    limited by the landmarks' own jitter; sub-pixel corner tracking is not, so a photo moved by
-    a hand scores far lower than a live face, whose nose, eyes and mouth never move as one
-    plane. NaN when no pair could be measured."""
-    residuals = []
-    # Every other pair: neighbouring pairs share most of their motion, and half of them give
-    # the same median at half the cost (tracking is this cue's cost, about 2 ms a pair).
-    for a, b in _pairs(obs, RIGID_GAP_S)[::2]:
-        box = a.face.box
-        s = min(1.0, _PLANE_FACE / max(box.width, 1.0))
-        g0, x0, y0 = _face_view(grays[a.index], box, s)
-        g1, _, _ = _face_view(grays[b.index], box, s)
-        if g0.shape != g1.shape or min(g0.shape) < 16:
-            continue
-        # Corners inside the hull of the inner landmarks: on the face, not on hair or background.
-        hull = cv2.convexHull(((a.points[_INNER] - (x0, y0)) * s).astype(np.int32))
-        mask = np.zeros(g0.shape, np.uint8)
-        cv2.fillConvexPoly(mask, hull, 255)
-        r = _plane_residual(g0, g1, mask)
-        if r is not None:
-            residuals.append(r / max(box.width * s, 1.0))
-    if not residuals:
-        return {"planar": math.nan}
-    return {"planar": math.log10(float(np.median(residuals)) + 1e-4)}
+    """``planarity`` of every pair of ``planarity_pairs``, on this thread."""
+    return planarity([pair_planarity(grays, a, b) for a, b in planarity_pairs(obs)])

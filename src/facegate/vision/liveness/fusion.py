@@ -1,15 +1,16 @@
 """Fusing liveness cues into one score: one logistic model per attack type, whose weights are data.
 
-A print and a replayed video give themselves away differently: a print moves as one rigid plane
-and never blinks, while a replay shows a live person's motion and only the screen betrays it
-(its bezel, its pixel grid, its colour). One linear model asked to separate live faces from both
-at once has to trade one against the other. So each attack type gets its own model — an
-*expert* fitted on live samples against that type only — and a sample is as live as its least
-convinced expert: the fused score is the minimum of the experts' probabilities.
+A print and a replayed video give themselves away differently: a print moves as one plane with
+its paper and shows ink's black, while a replay shows a live person's motion and only the screen
+betrays it (its bezel, its black, the glass a frame model sees). One linear model asked to
+separate live faces from both at once has to trade one against the other. So each attack type
+gets its own model — an *expert* fitted on live samples against that type only — and a sample
+is as live as its least convinced expert: the fused score is the minimum of the experts'
+probabilities.
 
-``benchmarks/fit_liveness.py`` fits the experts on the development data and writes them, with
-the threshold and the cross-validated error rates behind it, to the JSON files next to this
-module. Standardising each cue first keeps the weights readable: a weight is the change in
+``tools/fit_liveness.py`` fits the experts on the development data and writes them, with
+the threshold and the leave-one-source-out error rates behind it, to the JSON files next to
+this module. Standardising each cue first keeps the weights readable: a weight is the change in
 log-odds of "live" per standard deviation of its cue.
 """
 
@@ -52,6 +53,16 @@ class Expert:
 
     def score(self, values: Mapping[str, float]) -> float:
         return _sigmoid(self.logit(values))
+
+    def contributions(self, values: Mapping[str, float]) -> dict[str, float]:
+        """Each cue's share of the logit (weight × clipped standard score): the most negative
+        are what made this expert doubt the face is live."""
+        out = {}
+        for name, m, s, w in zip(self.features, self.mean, self.scale, self.weights, strict=True):
+            v = float(values.get(name, m))
+            z = 0.0 if math.isnan(v) else max(-6.0, min(6.0, (v - m) / s))
+            out[name] = w * z
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +112,15 @@ class Fusion:
         experts (an unfitted placeholder) every sample scores 0.5."""
         return min(self.expert_scores(values).values(), default=0.5)
 
+    def explain(self, values: Mapping[str, float], top: int = 2) -> tuple[str, tuple[str, ...]]:
+        """The least convinced expert (the attack type the sample looks most like) and the cues
+        that pushed it down the most, strongest first ("", () for an unfitted fusion)."""
+        if not self.experts:
+            return "", ()
+        worst = min(self.experts, key=lambda e: e.score(values))
+        against = sorted((c, n) for n, c in worst.contributions(values).items() if c < 0)
+        return worst.attack, tuple(n for _, n in against[:top])
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
@@ -130,16 +150,13 @@ class Fusion:
         )
 
 
-def fusion_file(kind: str, with_pack: bool) -> str:
-    """``kind``: "video" or "still"."""
-    return f"{kind}_{'minifasnet' if with_pack else 'default'}.json"
+def fusion_file(with_pack: bool) -> str:
+    return f"video_{'minifasnet' if with_pack else 'default'}.json"
 
 
-def load_fusion(kind: str, with_pack: bool) -> Fusion:
-    name = fusion_file(kind, with_pack)
+def load_fusion(with_pack: bool) -> Fusion:
+    name = fusion_file(with_pack)
     ref = resources.files("facegate.vision.liveness").joinpath(name)
     if not ref.is_file():
-        raise FileNotFoundError(
-            f"liveness fusion {name} is missing; run benchmarks/fit_liveness.py"
-        )
+        raise FileNotFoundError(f"liveness fusion {name} is missing; run tools/fit_liveness.py")
     return Fusion.from_dict(json.loads(ref.read_text()))

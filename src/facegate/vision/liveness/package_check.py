@@ -42,7 +42,12 @@ def _fail(detail: str) -> FacegateError:
 
 
 class _AttackSeenError(Exception):
-    """The package was checked and shows an attack; the message says what was seen."""
+    """The package was checked and shows an attack; the message says what was seen and
+    ``check`` which check saw it ("action" or "identity")."""
+
+    def __init__(self, message: str, check: str) -> None:
+        super().__init__(message)
+        self.check = check
 
 
 def hack_score(liveness_score: float, threshold: float, attack: str, *, cues_failed: bool) -> float:
@@ -68,6 +73,8 @@ class PackageCheck:
     actions: tuple[tuple[str, float], ...]  # (action, the strongest level seen, ≥ 1)
     attack: str = ""  # why the package is taken for an attack; empty when it passed
     hack_score: float = 0.0  # see hack_score()
+    refused_by: str = ""  # the liveness expert ("print", "replay"), "action" or "identity"
+    evidence: tuple[str, ...] = ()  # a refusing expert's strongest cues
 
 
 def decode_frames(package: LivenessPackage) -> list[VideoFrame]:
@@ -135,20 +142,31 @@ class PackageChecker:
         selected = self._selected(package, frames, by_index, observed, result.selected)
         reference = self._pipeline.embed(selected.pixels, selected.face)
         seen: tuple[tuple[str, float], ...] = ()
-        attack = ""
+        attack = refused_by = ""
         if not result.passed:
+            refused_by = result.refused_by
+            evidence = f"; strongest evidence: {', '.join(result.evidence)}"
             attack = (
-                f"the frames do not show a live face (liveness score {result.score:.3f} "
-                f"below {result.threshold:.3f})"
+                f"the frames do not show a live face: they look like a {refused_by} attack "
+                f"(liveness score {result.score:.3f} below {result.threshold:.3f}"
+                f"{evidence if result.evidence else ''})"
             )
         else:
             try:
                 seen = self._check_actions(package, frames, observed)
                 self._check_identity(package, frames, by_index, selected, reference)
             except _AttackSeenError as exc:
-                attack = str(exc)
+                attack, refused_by = str(exc), exc.check
         score = hack_score(result.score, result.threshold, attack, cues_failed=not result.passed)
-        return PackageCheck(result.score, reference, seen, attack, score)
+        return PackageCheck(
+            result.score,
+            reference,
+            seen,
+            attack,
+            score,
+            refused_by,
+            result.evidence if not result.passed else (),
+        )
 
     def _selected(
         self,
@@ -201,7 +219,8 @@ class PackageChecker:
                 raise _AttackSeenError(
                     f"the claimed {action.kind.value} (action {k}) is not visible in frames "
                     f"{action.first_frame}–{action.last_frame} "
-                    f"(it reaches {peak:.2f} of the 1.00 needed)"
+                    f"(it reaches {peak:.2f} of the 1.00 needed)",
+                    "action",
                 )
             seen.append((action.kind.value, peak))
         for i, f in enumerate(package.frames):
@@ -236,5 +255,6 @@ class PackageChecker:
             if score < self._same_person_score:
                 raise _AttackSeenError(
                     f"frame {i} shows a different person than the selected frame "
-                    f"(score {score:.3f} below {self._same_person_score:.2f})"
+                    f"(score {score:.3f} below {self._same_person_score:.2f})",
+                    "identity",
                 )

@@ -20,7 +20,7 @@ Features (``occlusion_features``), all from the aligned crop:
 * left/right asymmetry of the eyes and of the cheeks (one lens, one hand).
 
 Model: for each region, a one-hidden-layer perceptron on the standardised feature vector whose
-output is the region's visible fraction. It was trained by ``benchmarks/train_occlusion.py`` on
+output is the region's visible fraction. It was trained by ``tools/train_occlusion.py`` on
 LFW faces with synthetic occluders (sunglasses, masks, hands, patches) and a few dozen
 hand-labelled photos with real ones (sunglasses, hands, medals), against the share of the
 region's box left visible, sharpened (1 up to 20 % covered, 0 from 80 %, linear between), so 0.5

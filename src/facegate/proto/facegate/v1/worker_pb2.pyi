@@ -173,20 +173,24 @@ class QualityResult(_message.Message):
     def __init__(self, faces: _Optional[_Iterable[_Union[FaceQuality, _Mapping]]] = ...) -> None: ...
 
 class LivenessOutcome(_message.Message):
-    __slots__ = ("passed", "score", "status", "image_timestamp", "image_jpeg", "face_jpeg")
+    __slots__ = ("passed", "score", "status", "image_timestamp", "image_jpeg", "face_jpeg", "refused_by", "evidence")
     PASSED_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     IMAGE_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     IMAGE_JPEG_FIELD_NUMBER: _ClassVar[int]
     FACE_JPEG_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_BY_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
     passed: bool
     score: float
     status: str
     image_timestamp: float
     image_jpeg: bytes
     face_jpeg: bytes
-    def __init__(self, passed: _Optional[bool] = ..., score: _Optional[float] = ..., status: _Optional[str] = ..., image_timestamp: _Optional[float] = ..., image_jpeg: _Optional[bytes] = ..., face_jpeg: _Optional[bytes] = ...) -> None: ...
+    refused_by: str
+    evidence: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, passed: _Optional[bool] = ..., score: _Optional[float] = ..., status: _Optional[str] = ..., image_timestamp: _Optional[float] = ..., image_jpeg: _Optional[bytes] = ..., face_jpeg: _Optional[bytes] = ..., refused_by: _Optional[str] = ..., evidence: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SilentVerifyResult(_message.Message):
     __slots__ = ("liveness", "verification_score")
@@ -205,18 +209,22 @@ class ActionSeen(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., level: _Optional[float] = ...) -> None: ...
 
 class PackageVerifyResult(_message.Message):
-    __slots__ = ("verification_score", "liveness_score", "actions", "attack", "hack_score")
+    __slots__ = ("verification_score", "liveness_score", "actions", "attack", "hack_score", "refused_by", "evidence")
     VERIFICATION_SCORE_FIELD_NUMBER: _ClassVar[int]
     LIVENESS_SCORE_FIELD_NUMBER: _ClassVar[int]
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     ATTACK_FIELD_NUMBER: _ClassVar[int]
     HACK_SCORE_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_BY_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
     verification_score: float
     liveness_score: float
     actions: _containers.RepeatedCompositeFieldContainer[ActionSeen]
     attack: str
     hack_score: float
-    def __init__(self, verification_score: _Optional[float] = ..., liveness_score: _Optional[float] = ..., actions: _Optional[_Iterable[_Union[ActionSeen, _Mapping]]] = ..., attack: _Optional[str] = ..., hack_score: _Optional[float] = ...) -> None: ...
+    refused_by: str
+    evidence: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, verification_score: _Optional[float] = ..., liveness_score: _Optional[float] = ..., actions: _Optional[_Iterable[_Union[ActionSeen, _Mapping]]] = ..., attack: _Optional[str] = ..., hack_score: _Optional[float] = ..., refused_by: _Optional[str] = ..., evidence: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WorkerError(_message.Message):
     __slots__ = ("code", "detail", "field")

@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import av
+import cv2
 import numpy as np
 
 from facegate.core.errors import FacegateError
@@ -92,6 +93,8 @@ def timing_clips(folder: Path, limit: int = 20, seconds: float = 3.0) -> list[by
 
 
 def time_clips(analyzer: LivenessAnalyzer, clips: list[bytes], repeats: int) -> dict[str, float]:
+    # As the worker runs it (LocalEngine): parallelism from the analyser's own threads only.
+    cv2.setNumThreads(1)
     limits = Settings().video_limits
     for clip in clips[:2]:  # warm-up
         analyzer.analyze(decode_video(clip, limits))

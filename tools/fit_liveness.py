@@ -439,6 +439,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"no face in {len(missing)}: {missing[:5]}")  # fmt: skip
     synth_provenance = json.loads((args.synth / "manifest.json").read_text())["provenance"]
     clips = data.clips(args.data, data.LIVE_FOLDERS + data.REPLAY_FOLDERS)
+    # Taken before anything is written: the first fusion file would make the second "dirty".
+    commit = git_commit(ROOT)
     failed = False
     for with_pack in (False, True) if args.pack else (False,):
         tg = TARGETS[with_pack]
@@ -475,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             fusion.threshold,
             {
                 "fitted_by": "tools/fit_liveness.py",
-                "commit": git_commit(ROOT),
+                "commit": commit,
                 "candidate": choice.candidate.name,
                 "c": choice.candidate.c,
                 "targets": asdict(tg),

@@ -118,15 +118,14 @@ PACKAGE_URL = "/identity/liveness_image_verification/stateless"
 
 
 def bench_package(data: Path, requests: int, warmup: int) -> dict[str, Any]:
-    from facegate.api.app import build_pipeline
+    from facegate.compose import build_liveness
     from facegate.proto.codec import package_key, seal
     from facegate.sdk.capture import CaptureOptions, Capturer, still_from_video, video_frames
-    from facegate.vision.liveness.analyzer import build_analyzer
 
     settings = Settings(liveness_use_pack=False)
     cipher = Cipher(settings.decrypt_key, settings.decrypt_iv)
     key = package_key(settings.decrypt_key)
-    analyzer = build_analyzer(build_pipeline(settings), None)
+    analyzer = build_liveness(settings)
     capturer = Capturer(analyzer)
     options = CaptureOptions(fps=4.0, seconds=2.25, min_seconds=2.25)
     clips = []

@@ -37,6 +37,8 @@ import av
 import cv2
 import numpy as np
 
+from benchmarks.readme import write_block
+from facegate.compose import build_liveness
 from facegate.core.errors import FacegateError
 from facegate.core.video import decode_video
 from facegate.settings import Settings
@@ -45,8 +47,7 @@ from facegate.vision.packs import installed_packs, packs_root
 from tools import fit_liveness as fit
 from tools import liveness_data as data
 
-README_BEGIN = "<!-- liveness-table:begin (benchmarks/liveness.py --readme) -->"
-README_END = "<!-- liveness-table:end -->"
+README_BLOCK = "liveness-table"
 
 
 def real_uploads(
@@ -193,7 +194,7 @@ def measure(
     uploads = fit.Uploads(live_uploads, np.arange(len(live_uploads.samples)))
     tg = fit.TARGETS[with_pack]
     predicted, _ = fit.nested(t, fit.candidates(with_pack), tg, uploads, lambda line: None)
-    analyzer = data.make_analyzer(settings, pack_root, fitted=True)
+    analyzer = build_liveness(settings, pack_root=pack_root)
     fusion = analyzer.video_fusion
     rows = np.arange(len(t.samples))
     in_sample = fit.rates(t, rows, fit.score(t, rows, fusion.experts) >= fusion.threshold)
@@ -235,13 +236,6 @@ def render_readme(result: dict[str, Any]) -> str:
             f"{tm['p50_ms']:.0f} / {tm['p99_ms']:.0f} ms |"
         )
     return "\n".join(lines)
-
-
-def write_readme(path: Path, result: dict[str, Any]) -> None:
-    text = path.read_text()
-    head, rest = text.split(README_BEGIN, 1)
-    _, tail = rest.split(README_END, 1)
-    path.write_text(f"{head}{README_BEGIN}\n{render_readme(result)}\n{README_END}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
         print(f"wrote {args.json}")
     if args.readme:
-        write_readme(args.readme, result)
+        write_block(args.readme, README_BLOCK, render_readme(result))
         print(f"rewrote the liveness table of {args.readme}")
     return 0
 

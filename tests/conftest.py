@@ -80,11 +80,10 @@ def videos(data_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def capturer(settings: Settings) -> Iterator[Capturer]:
     """The liveness-package SDK's capturer, on the default models."""
-    from facegate.api.app import build_pipeline
+    from facegate.compose import build_liveness
     from facegate.sdk.capture import Capturer
-    from facegate.vision.liveness.analyzer import build_analyzer
 
-    analyzer = build_analyzer(build_pipeline(settings), None)
+    analyzer = build_liveness(settings)
     yield Capturer(analyzer)
     analyzer.close()
 

@@ -35,12 +35,12 @@ import av
 import cv2
 import numpy as np
 
-from facegate.api.app import build_pipeline
+from facegate.compose import build_liveness
 from facegate.core.errors import FacegateError
-from facegate.core.video import DecodedVideo, VideoFrame, VideoLimits, decode_video
+from facegate.core.limits import VideoLimits
+from facegate.core.video import DecodedVideo, VideoFrame, decode_video
 from facegate.settings import Settings
-from facegate.vision.liveness.analyzer import LivenessAnalyzer, build_analyzer
-from facegate.vision.liveness.minifasnet import MiniFASNet
+from facegate.vision.liveness.analyzer import LivenessAnalyzer
 from tools.sources import clip_source, collection_of
 
 CACHE_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / ".cache"
@@ -210,22 +210,6 @@ def cut_clip(
     return buf.getvalue()
 
 
-def make_analyzer(
-    settings: Settings, pack_root: Path | None, *, fitted: bool = False
-) -> LivenessAnalyzer:
-    """The server's analyser; with the MiniFASNet pack when ``pack_root`` holds it. Unfitted
-    (neutral fusion) unless asked: cue extraction needs no weights, and fitting makes them."""
-    pack = MiniFASNet.load(pack_root) if pack_root is not None else None
-    return build_analyzer(
-        build_pipeline(settings),
-        pack,
-        detect_side=settings.liveness_detect_side,
-        model_dir=settings.model_dir,
-        threads=settings.inference_threads,
-        fitted=fitted,
-    )
-
-
 def sample_frames(
     sample: Sample, limits: VideoLimits, decoded: dict[Path, DecodedVideo]
 ) -> list[VideoFrame]:
@@ -308,7 +292,7 @@ def feature_table(
         cache = json.loads(cache_path.read_text())
     todo = [s for s in samples if s.id not in cache]
     if todo:
-        analyzer = make_analyzer(settings, pack_root)
+        analyzer = build_liveness(settings, pack_root=pack_root, fitted=False)
         decoded: dict[Path, DecodedVideo] = {}
         t0 = time.monotonic()
         for i, s in enumerate(todo):

@@ -16,8 +16,7 @@ from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from facegate.core.crypto import IV_LENGTH, KEY_LENGTH
-from facegate.core.media import ImageLimits
-from facegate.core.video import VideoLimits
+from facegate.core.limits import ImageLimits, VideoLimits
 
 # The manual's published defaults: fine for a trial, refused in production (see below).
 MANUAL_DEFAULT_KEY = "dcbbad6765e14139a07d34b92292a672"

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from facegate.core.errors import Code, ImageError
-from facegate.core.media import ImageLimits, decode_image, sniff_format
+from facegate.core.limits import ImageLimits
+from facegate.core.media import decode_image, sniff_format
 from tests.conftest import encode
 
 RNG = np.random.default_rng(0)

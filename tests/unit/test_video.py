@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from facegate.core.errors import Code, FacegateError
-from facegate.core.video import DecodedVideo, VideoLimits, decode_video, sniff_container
+from facegate.core.limits import VideoLimits
+from facegate.core.video import DecodedVideo, decode_video, sniff_container
 
 W, H = 160, 120
 MARKER = (slice(0, 30), slice(0, 40))  # pure red block in the stored frame's top-left corner

@@ -22,7 +22,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from facegate.api.app import build_engine, create_app
+from facegate.api.app import create_app
+from facegate.compose import build_engine
 from facegate.core import stages
 from facegate.core.crypto import Cipher
 from facegate.settings import Settings

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 from facegate import __version__
-from facegate.api.errors import install_error_handlers
-from facegate.api.middleware import RequestContextMiddleware
-from facegate.api.routes import cloud, health, identity, liveness, ops, quality
+from facegate.api.errors import cloud_refusal_body, install_error_handlers
+from facegate.api.routes import cloud, health, identity, liveness, quality
 from facegate.cloud.errors import CLOUD_PATH
 from facegate.cloud.service import CloudService
+from facegate.compose import build_engine
 from facegate.core.crypto import Cipher
+from facegate.ops import probes
+from facegate.ops.context import RefusalBody, RequestContextMiddleware
 from facegate.ops.metered import MeteredEngine
 from facegate.ops.metrics import Metrics
 from facegate.proto.codec import package_key
 from facegate.settings import Settings
 from facegate.store.replay import build_replay_guard
 from facegate.worker.interface import InferenceEngine, serving
-
-if TYPE_CHECKING:
-    from facegate.vision.pipeline import FacePipeline
 
 # Endpoints whose body carries a video (up to 16 MB before encryption and base64) or a
 # liveness package (up to 16 MB of frames).
@@ -32,65 +30,6 @@ VIDEO_PATHS = (
     "/liveness/silent_detection/stateless",
     "/identity/silent_image_verification/stateless",
 )
-
-
-def build_pipeline(settings: Settings) -> FacePipeline:
-    from facegate.vision.pipeline import FacePipeline, PipelineOptions
-
-    return FacePipeline(
-        PipelineOptions(
-            profile=settings.profile,
-            detect_max_side=settings.detect_max_side,
-            detect_min_score=settings.detect_min_score,
-            model_dir=settings.model_dir,
-        )
-    )
-
-
-def build_local_engine(settings: Settings, *, threads: int | None = None) -> InferenceEngine:
-    """The pipeline in this process; ``threads`` run inference (default: the settings')."""
-    # Imported here so that API-only code paths (and tests with a fake engine) load no models.
-    from facegate.vision.liveness.analyzer import build_analyzer
-    from facegate.vision.liveness.minifasnet import MiniFASNet
-    from facegate.vision.packs import packs_root
-    from facegate.worker.local import LocalEngine
-
-    threads = threads or settings.inference_threads
-    pipeline = build_pipeline(settings)
-    pack = MiniFASNet.load(packs_root(settings.model_dir)) if settings.liveness_use_pack else None
-    liveness = build_analyzer(
-        pipeline,
-        pack,
-        detect_side=settings.liveness_detect_side,
-        threshold=settings.liveness_threshold,
-        model_dir=settings.model_dir,
-        threads=threads,
-    )
-    return LocalEngine(
-        pipeline,
-        limits=settings.image_limits,
-        threads=threads,
-        occlusion_threshold=settings.occlusion_threshold,
-        max_faces=settings.max_faces,
-        liveness=liveness,
-        video_limits=settings.video_limits,
-    )
-
-
-def build_engine(settings: Settings, metrics: Metrics | None = None) -> InferenceEngine:
-    """Workers when ``FACEGATE_WORKER_URLS`` names some, else the pipeline in this process."""
-    if not settings.worker_urls:
-        return build_local_engine(settings)
-    from facegate.worker.remote import RemoteEngine
-
-    return RemoteEngine(
-        settings.worker_urls,
-        timeout=settings.worker_timeout_seconds,
-        connect_timeout=settings.worker_connect_timeout_seconds,
-        health_interval=settings.worker_health_interval_seconds,
-        dns=settings.worker_dns,
-        metrics=metrics,
-    )
 
 
 def create_app(settings: Settings | None = None, engine: InferenceEngine | None = None) -> FastAPI:
@@ -132,17 +71,20 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
     app.include_router(identity.router)
     app.include_router(quality.router)
     app.include_router(liveness.router)
-    app.include_router(ops.router)
+    app.include_router(probes.router)
     body_limits = {path: settings.max_video_body_bytes for path in VIDEO_PATHS}
+    refusal_bodies: dict[str, RefusalBody] = {}
     if cloud_service is not None:
         app.state.cloud = cloud_service
         app.include_router(cloud.router)
         body_limits[CLOUD_PATH] = cloud_service.max_body_bytes
+        refusal_bodies[CLOUD_PATH] = cloud_refusal_body
     install_error_handlers(app, detailed=settings.detailed_messages)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         body_limits=body_limits,
         metrics=metrics,
+        refusal_bodies=refusal_bodies,
     )
     return app

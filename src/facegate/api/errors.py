@@ -10,28 +10,23 @@ from __future__ import annotations
 
 import logging
 import math
-import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from facegate.cloud.errors import CloudError, Status, cloud_request_id, is_cloud_request
+from facegate.cloud.errors import (
+    CloudError,
+    Status,
+    cloud_request_id,
+    is_cloud_request,
+    refusal,
+)
 from facegate.core.errors import Code, FacegateError, UnavailableError
+from facegate.ops.context import REQUEST_ID_HEADER, request_id_of
 
 log = logging.getLogger("facegate.api")
-
-REQUEST_ID_HEADER = "X-Request-Id"
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex
-
-
-def request_id_of(request: Request) -> str:
-    rid = getattr(request.state, "request_id", None)
-    return rid if isinstance(rid, str) else new_request_id()
 
 
 def envelope(
@@ -69,6 +64,14 @@ def cloud_error_response(request: Request, exc: CloudError) -> JSONResponse:
         status_code=exc.http_status,
         headers=headers,
     )
+
+
+def cloud_refusal_body(
+    status: int, code: int, message: str, request_id: str
+) -> tuple[int, int | str, object]:
+    """A body the middleware refused before routing, in the cloud API's envelope."""
+    error = refusal(status, message)
+    return error.http_status, error.status.value, error.body(cloud_request_id(request_id))
 
 
 def install_error_handlers(app: FastAPI, *, detailed: bool) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from facegate.core.errors import Code, ImageError
+from facegate.core.limits import ImageLimits
 from facegate.core.types import ImageArray
 
 # Pillow's own bomb guard would raise a warning-turned-error on legitimate 5000×5000 photos; our
@@ -31,13 +32,6 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ImageLimits:
-    max_bytes: int = 5 * 1024 * 1024
-    min_side: int = 32
-    max_side: int = 5000
 
 
 @dataclass(frozen=True, slots=True)

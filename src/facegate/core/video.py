@@ -25,6 +25,7 @@ from av.video.frame import VideoFrame as AvFrame
 from av.video.stream import VideoStream
 
 from facegate.core.errors import Code, FacegateError
+from facegate.core.limits import VideoLimits
 from facegate.core.types import ImageArray
 
 # Our short container name → the FFmpeg demuxer forced for it. FFmpeg's own probing is never used:
@@ -50,19 +51,6 @@ _EPS = 1e-3
 # crafted stream could otherwise keep the decoder busy without ever reaching the window's end).
 _MAX_DECODED_PER_SECOND = 240
 _FALLBACK_FPS = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class VideoLimits:
-    max_bytes: int = 16 * 1024 * 1024
-    min_side: int = 8
-    max_side: int = 5000
-    min_seconds: float = 2.0
-    window_seconds: float = 8.0  # only the first window_seconds are decoded and analysed
-    sample_fps: float = 10.0  # target sampling rate inside the window
-    max_frames: int = 48  # cap on sampled frames (spread evenly when the cap binds)
-    max_output_side: int = 1280  # sampled frames are converted to BGR at most this long side
-    decode_budget_s: float = 2.5  # wall-clock budget for decoding; beyond it → 2008, never a hang
 
 
 @dataclass(frozen=True, slots=True)

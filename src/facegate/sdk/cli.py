@@ -43,7 +43,7 @@ def _actions(text: str | None) -> tuple[ActionKind, ...] | None:
 
 
 def cmd_capture(args: argparse.Namespace) -> int:
-    from facegate.api.app import build_pipeline
+    from facegate.compose import build_liveness
     from facegate.proto.codec import package_key, seal
     from facegate.sdk.capture import (
         CaptureError,
@@ -53,10 +53,9 @@ def cmd_capture(args: argparse.Namespace) -> int:
         video_frames,
     )
     from facegate.settings import Settings
-    from facegate.vision.liveness.analyzer import build_analyzer
 
     settings = Settings(liveness_use_pack=False)
-    capturer = Capturer(build_analyzer(build_pipeline(settings), None))
+    capturer = Capturer(build_liveness(settings))
     options = CaptureOptions(
         mode=Mode(args.mode),
         actions=_actions(args.actions),

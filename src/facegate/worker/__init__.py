@@ -1,10 +1,7 @@
-"""The inference interface the API calls, and its in-process implementation.
+"""The inference tier: the ``InferenceEngine`` protocol the routes call (``interface``), its
+in-process implementation (``local``), the worker app on port 50050 (``service``), its client
+(``remote``) and their wire format (``wire``).
 
-Route handlers only ever see ``InferenceEngine``; a remote worker client will implement the same
-protocol so that handlers do not change when inference moves to port 50050.
+This package imports nothing on its own: importing ``facegate.worker.interface`` must load no model
+runtime, and only ``local`` needs one.
 """
-
-from facegate.worker.interface import InferenceEngine, Photo, PhotoOptions
-from facegate.worker.local import LocalEngine
-
-__all__ = ["InferenceEngine", "LocalEngine", "Photo", "PhotoOptions"]

@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from facegate.core.errors import Code, FacegateError, ImageError
-from facegate.core.media import ImageLimits, decode_image
+from facegate.core.limits import ImageLimits, VideoLimits
+from facegate.core.media import decode_image
 from facegate.core.package import LivenessPackage
 from facegate.core.stages import stage
 from facegate.core.types import (
@@ -33,7 +34,7 @@ from facegate.core.types import (
     SilentVerifyResult,
     VerifyResult,
 )
-from facegate.core.video import VideoLimits, decode_video
+from facegate.core.video import decode_video
 from facegate.vision._perthread import run_on_each_thread
 from facegate.vision.liveness.analyzer import (
     LivenessAnalyzer,

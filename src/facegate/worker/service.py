@@ -20,10 +20,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from facegate import __version__
-from facegate.api.errors import request_id_of
-from facegate.api.middleware import RequestContextMiddleware
-from facegate.api.routes import ops
 from facegate.core.errors import FacegateError, UnavailableError
+from facegate.ops import probes
+from facegate.ops.context import RequestContextMiddleware, request_id_of
 from facegate.ops.metered import MeteredEngine
 from facegate.ops.metrics import Metrics
 from facegate.settings import Settings
@@ -118,7 +117,7 @@ def create_worker_app(
     once the server is up, and ``/healthcheck`` answers "ok" only after it."""
     settings = settings or Settings()
     if engine is None:
-        from facegate.api.app import build_local_engine
+        from facegate.compose import build_local_engine
 
         # HANDLERS threads compute, shared by the HANDLERS requests admitted: as many busy
         # threads as the cores the worker was sized for, and no more.
@@ -142,7 +141,7 @@ def create_worker_app(
     app.state.engine = metered
     app.state.metrics = metrics
     app.state.admission = admission
-    app.include_router(ops.router)
+    app.include_router(probes.router)
 
     @app.get("/healthcheck")
     async def healthcheck(request: Request) -> JSONResponse:

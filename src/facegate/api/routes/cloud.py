@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from facegate.api.errors import cloud_error_response, request_id_of
+from facegate.api.errors import cloud_error_response
 from facegate.cloud.errors import CLOUD_PATH, Status, cloud_request_id
 from facegate.cloud.service import CloudService, as_cloud_error
+from facegate.ops.context import request_id_of
 
 router = APIRouter()
 

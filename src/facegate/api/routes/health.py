@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from facegate import __version__
 from facegate.api.deps import EngineDep
-from facegate.api.errors import request_id_of
+from facegate.ops.context import request_id_of
 
 router = APIRouter()
 

@@ -6,12 +6,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from facegate.api.deps import CipherDep, EngineDep, FormDep, SettingsDep
-from facegate.api.errors import request_id_of
 from facegate.api.forms import Form
 from facegate.api.routes.liveness import liveness_fields, read_video
 from facegate.core.crypto import Cipher
 from facegate.core.errors import Code, FacegateError
 from facegate.core.types import Box
+from facegate.ops.context import request_id_of
 from facegate.proto.codec import open_fresh_package
 from facegate.store.replay import ReplayGuard
 from facegate.worker.interface import Photo, PhotoOptions

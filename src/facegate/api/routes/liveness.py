@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from facegate.api.deps import CipherDep, EngineDep, FormDep
-from facegate.api.errors import request_id_of
 from facegate.api.forms import Form
 from facegate.core.crypto import Cipher
 from facegate.core.types import LivenessOutcome
+from facegate.ops.context import request_id_of
 from facegate.worker.interface import Video, VideoOptions
 
 router = APIRouter(prefix="/liveness")

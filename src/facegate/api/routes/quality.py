@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from facegate.api.deps import CipherDep, EngineDep, FormDep
-from facegate.api.errors import request_id_of
 from facegate.core.types import FaceQuality
+from facegate.ops.context import request_id_of
 from facegate.worker.interface import Photo
 
 router = APIRouter(prefix="/quality")

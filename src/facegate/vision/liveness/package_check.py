@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from facegate.core.errors import Code, FacegateError, ImageError
-from facegate.core.media import ImageLimits, decode_image
+from facegate.core.limits import ImageLimits
+from facegate.core.media import decode_image
 from facegate.core.package import FrameRole, LivenessPackage, Mode
 from facegate.core.types import FloatArray
 from facegate.core.video import VideoFrame

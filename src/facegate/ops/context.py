@@ -1,9 +1,10 @@
-"""Request context as pure ASGI middleware: request id, body limits, metrics and the access log.
+"""Request context, for the API tier and the worker alike: request ids, and pure ASGI middleware
+for body limits, metrics and the access log.
 
-It runs before any body is read, so a 20 MB body is refused with 413 from its header alone and
-never buffered. It also starts the request's stage timings (``core.stages``) and, when the
-response starts, reports them in a ``Server-Timing`` header; that header is how a worker hands
-its stage timings to the API tier.
+The middleware runs before any body is read, so a 20 MB body is refused with 413 from its header
+alone and never buffered. It also starts the request's stage timings (``core.stages``) and, when
+the response starts, reports them in a ``Server-Timing`` header; that header is how a worker
+hands its stage timings to the API tier.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 
+from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from facegate.api.errors import REQUEST_ID_HEADER, new_request_id
-from facegate.cloud.errors import CLOUD_PATH, cloud_request_id
-from facegate.cloud.errors import refusal as cloud_refusal
 from facegate.core import stages
 from facegate.ops.logs import request_id_var
 from facegate.ops.metrics import Metrics
@@ -31,6 +31,26 @@ _QUIET_PATHS = frozenset({"/metrics", "/livez", "/readyz", "/healthcheck"})
 
 access_log = logging.getLogger("facegate.access")
 
+REQUEST_ID_HEADER = "X-Request-Id"
+
+# How a path answers a body refused before routing: (HTTP status, code, message, request id)
+# -> (HTTP status, code for the access log and metrics, JSON document).
+RefusalBody = Callable[[int, int, str, str], tuple[int, int | str, object]]
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def request_id_of(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    return rid if isinstance(rid, str) else new_request_id()
+
+
+def envelope_body(status: int, code: int, message: str, request_id: str) -> tuple[int, int, object]:
+    """The one error envelope, ``{"code", "message", "request_id"}``."""
+    return status, code, {"code": code, "message": message, "request_id": request_id}
+
 
 class RequestContextMiddleware:
     def __init__(
@@ -41,10 +61,13 @@ class RequestContextMiddleware:
         body_limits: Mapping[str, int] | None = None,
         metrics: Metrics | None = None,
         trust_request_id: bool = False,
+        refusal_bodies: Mapping[str, RefusalBody] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_limits = dict(body_limits or {})  # per path, where it differs
+        # Per path, where its error document differs from the envelope (the cloud API's).
+        self.refusal_bodies = dict(refusal_bodies or {})
         self.metrics = metrics
         # A worker keeps the API tier's id so one request can be followed through both logs;
         # the public API never takes an id from its callers.
@@ -89,16 +112,9 @@ class RequestContextMiddleware:
         try:
             refusal = self._refusal(scope)
             if refusal is not None:
-                status, code, text = refusal
-                if scope["path"] == CLOUD_PATH:
-                    error = cloud_refusal(status, text)
-                    status, state["code"] = error.http_status, error.status.value
-                    await _send_json(
-                        send, status, error.body(cloud_request_id(request_id)), request_id
-                    )
-                    return
-                state["code"] = code
-                await _reply(send, status, text, request_id, code=code)
+                body = self.refusal_bodies.get(scope["path"], envelope_body)
+                status, state["code"], document = body(*refusal, request_id)
+                await _send_json(send, status, document, request_id)
                 return
             await self.app(scope, receive, send_with_id)
         finally:
@@ -167,17 +183,6 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return -1
     return None
-
-
-async def _reply(
-    send: Send, status: int, message: str, request_id: str, code: int | None = None
-) -> None:
-    body = {
-        "code": code if code is not None else status,
-        "message": message,
-        "request_id": request_id,
-    }
-    await _send_json(send, status, body, request_id)
 
 
 async def _send_json(send: Send, status: int, document: object, request_id: str) -> None:

@@ -1,4 +1,5 @@
-"""Operations endpoints shared by the API tier and the worker: metrics and probes.
+"""Operations endpoints shared by the API tier and the worker (both keep ``metrics`` and
+``engine`` on ``app.state``): metrics and probes.
 
 ``/livez`` answers while the process can answer at all (restart it if not); ``/readyz`` only
 when a request sent now could be served: models warmed up in-process, or at least one healthy
@@ -11,9 +12,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from facegate.api.deps import EngineDep
-from facegate.api.errors import request_id_of
+from facegate.ops.context import request_id_of
 from facegate.ops.metrics import CONTENT_TYPE, Metrics
+from facegate.worker.interface import InferenceEngine
 
 router = APIRouter()
 
@@ -30,7 +31,8 @@ async def livez(request: Request) -> JSONResponse:
 
 
 @router.get("/readyz")
-async def readyz(request: Request, engine: EngineDep) -> JSONResponse:
+async def readyz(request: Request) -> JSONResponse:
+    engine: InferenceEngine = request.app.state.engine
     ready = engine.ready()
     return JSONResponse(
         {"request_id": request_id_of(request), "status": "ok" if ready else "not ready"},

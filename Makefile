@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 0.0.0.0
 PORT   ?= 3000
 
-.PHONY: install serve worker test lint typecheck pytest bench-verification bench-latency calibrate \
+.PHONY: install serve worker test lint typecheck docs pytest bench-verification bench-latency calibrate \
 	synth-attacks fit-liveness bench-liveness bench-load proto clean
 
 install: $(VENV)/.installed
@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 serve: install
 	$(BIN)/facegate serve --host $(HOST) --port $(PORT)
 
-# An inference worker for API tiers started with FACEGATE_WORKER_URLS (README "Running at scale").
+# An inference worker for API tiers started with FACEGATE_WORKER_URLS (docs/scale.md).
 WORKER_PORT ?= 50050
 worker: install
 	$(BIN)/facegate worker --host $(HOST) --port $(WORKER_PORT)
@@ -35,7 +35,11 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# The documentation site (docs/, mkdocs.yml) into site/: offline, and any broken link fails it.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: lint typecheck docs pytest
 
 # The face_recognition peer pulls `dlib` from source by its metadata; dlib-bin already provides it.
 $(VENV)/.bench: $(VENV)/.installed
@@ -44,10 +48,14 @@ $(VENV)/.bench: $(VENV)/.installed
 	touch $@
 
 bench-verification: install
-	$(BIN)/python -m benchmarks.verification --data ../shared/data/lfw --json benchmarks/results/verification.json
+	for p in default accurate dlib; do $(BIN)/python -m benchmarks.verification \
+	  --data ../shared/data/lfw --profile $$p --json benchmarks/results/verification-$$p.json \
+	  --doc docs/accuracy.md || exit 1; done
 
 bench-latency: $(VENV)/.bench
-	$(BIN)/python -m benchmarks.latency --json benchmarks/results/latency.json
+	$(BIN)/python -m benchmarks.latency --data ../shared/data --json benchmarks/results/latency-default.json
+	$(BIN)/python -m benchmarks.latency --data ../shared/data --profile accurate --no-peer --only verification \
+	  --json benchmarks/results/latency-accurate.json --doc docs/speed.md
 
 # Liveness: synthetic attacks (benchmarks/.cache/synth, made by tools/synth), the fusion fit
 # (tools/fit_liveness.py, which refuses weights that miss its targets), and the measurement.
@@ -64,7 +72,7 @@ fit-liveness: install
 
 bench-liveness: install
 	$(BIN)/facegate models install minifasnet --from $(MINIFASNET)
-	$(BIN)/python -m benchmarks.liveness --data ../shared/data --json benchmarks/results/liveness.json --readme README.md
+	$(BIN)/python -m benchmarks.liveness --data ../shared/data --json benchmarks/results/liveness.json --doc docs/liveness.md
 
 # The liveness package format: regenerate the committed Python code from proto/ (protoc from
 # grpcio-tools, pinned in the dev extra; tests/proto checks that the committed files match).

@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from benchmarks.docblocks import write_block
 from facegate.core.crypto import Cipher
 from facegate.settings import Settings
 
@@ -241,6 +242,9 @@ def main() -> int:
     ap.add_argument("--package-requests", type=int, default=60)
     ap.add_argument("--only", choices=["verification", "package"])
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--doc", type=Path, help="then rewrite the table in this page from latency-<profile>.json"
+    )
     args = ap.parse_args()
     result: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
     if args.json and args.json.exists():
@@ -265,7 +269,38 @@ def main() -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n")
+    if args.doc:
+        write_block(args.doc, DOC_BLOCK, render_table(load_results()))
     return 0
+
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PROFILES = ("default", "accurate")
+DOC_BLOCK = "latency-table"
+PEER = "`face_recognition` 1.3 (dlib HOG + ResNet), in-process"
+
+
+def load_results() -> dict[str, dict[str, Any]]:
+    return {p: json.loads((RESULTS / f"latency-{p}.json").read_text()) for p in PROFILES}
+
+
+def render_table(results: dict[str, dict[str, Any]]) -> str:
+    """The speed table of the docs: each profile's service, then the peer, from the JSON."""
+    lines = [
+        "| system | concurrency | p50 ms | p99 ms | requests/s |",
+        "|---|---|---|---|---|",
+    ]
+    rows = [(f"facegate `{p}`", r["facegate"]) for p, r in results.items()]
+    rows += [
+        (PEER, r["face_recognition_peer"]) for r in results.values() if "face_recognition_peer" in r
+    ]
+    for name, runs in rows:
+        for key, m in runs.items():
+            lines.append(
+                f"| {name} | {key.split('_')[1]} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | "
+                f"{m['throughput_rps']:.2f} |"
+            )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

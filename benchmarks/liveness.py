@@ -1,7 +1,7 @@
 """Measure silent liveness on any folder shaped like ``../shared/data``.
 
     python -m benchmarks.liveness --data ../shared/data --json benchmarks/results/liveness.json \\
-        [--synth DIR] [--pack DIR] [--readme README.md]
+        [--synth DIR] [--pack DIR] [--doc docs/liveness.md]
 
 For each install (default; with the MiniFASNet pack when it is installed):
 
@@ -18,7 +18,7 @@ For each install (default; with the MiniFASNet pack when it is installed):
   from the live clips; p50/p99 over clips and repeats, after a warm-up.
 
 Then the time of a phone-sized upload through the API in-process (a live clip upscaled to
-1080×1920, 8 s, just under 16 MB). ``--readme`` rewrites the README's liveness table (between
+1080×1920, 8 s, just under 16 MB). ``--doc`` rewrites the liveness table of a page (between
 its ``liveness-table`` markers) from the JSON; a test checks that the two agree.
 """
 
@@ -37,7 +37,7 @@ import av
 import cv2
 import numpy as np
 
-from benchmarks.readme import write_block
+from benchmarks.docblocks import write_block
 from facegate.compose import build_liveness
 from facegate.core.errors import FacegateError
 from facegate.core.video import decode_video
@@ -47,7 +47,7 @@ from facegate.vision.packs import installed_packs, packs_root
 from tools import fit_liveness as fit
 from tools import liveness_data as data
 
-README_BLOCK = "liveness-table"
+DOC_BLOCK = "liveness-table"
 
 
 def real_uploads(
@@ -213,8 +213,8 @@ def measure(
     return section
 
 
-def render_readme(result: dict[str, Any]) -> str:
-    """The README's liveness table, from the benchmark's JSON."""
+def render_table(result: dict[str, Any]) -> str:
+    """The liveness table of the docs, from the benchmark's JSON."""
     lines = [
         "| install | BPCER (worst source) | APCER print | APCER replay | live uploads passed "
         "(whole / first 3 s) | replays refused | p50 / p99, 3 s 640×480 |",
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synth", type=Path, default=data.SYNTH_DIR)
     ap.add_argument("--pack", type=Path, default=None, help="pack root holding minifasnet/")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--readme", type=Path, default=None, help="rewrite this README's table")
+    ap.add_argument("--doc", type=Path, default=None, help="rewrite the table in this page")
     args = ap.parse_args(argv)
     settings = Settings()
     if not (args.synth / "manifest.json").is_file():
@@ -288,9 +288,9 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n")
         print(f"wrote {args.json}")
-    if args.readme:
-        write_block(args.readme, README_BLOCK, render_readme(result))
-        print(f"rewrote the liveness table of {args.readme}")
+    if args.doc:
+        write_block(args.doc, DOC_BLOCK, render_table(result))
+        print(f"rewrote the liveness table of {args.doc}")
     return 0
 
 

@@ -12,6 +12,12 @@ server loads. Reports:
   against the manual's 10^-(10t-3). The shipped calibration was fitted on these same pairs, so
   this checks the fit; ``far_at_threshold_holdout`` is the honest generalisation figure: a
   calibration fitted on half of the persons, measured on the other half's pairs.
+* the same FAR and TAR counted on persons, not photos (``*_balanced``): at most 10 photos per
+  person, drawn at random, mean over 5 draws. LFW is skewed (one person has 530 photos), so the
+  all-pairs FAR mostly measures a few persons and their families;
+* the hard set: cross-person pairs of persons sharing a surname (siblings, parents and children
+  are among them, with namesakes), their FAR at each threshold, and the families whose closest
+  pair scores highest.
 
 A photo where no face is detected (the server would answer 4000) counts as a rejection.
 """
@@ -23,23 +29,40 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from benchmarks.docblocks import write_block
 from facegate.core.scoring import far_for_score, fit_calibration
 from facegate.settings import Settings
 from facegate.vision.manifest import load_manifest, load_profile_calibration
+from tools.far import (
+    BALANCED_CAP,
+    FARS,
+    THRESHOLDS,
+    Apply,
+    balanced,
+    far_at_thresholds,
+    pair_similarities,
+    tar_at_far,
+)
 from tools.lfw_data import (
+    LfwEmbeddings,
     embed_lfw,
     embedder_norms,
     impostor_similarities,
     person_half,
     read_pairs,
+    similarities,
     similarity_bounds,
+    surname_families,
 )
 
-THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-FARS = ("1e-3", "1e-4", "1e-5", "1e-6")
+HARD_SET_SHOWN = 12  # families listed, closest first
+RESULTS = Path(__file__).resolve().parent / "results"
+PROFILES = ("default", "accurate", "dlib")  # the docs' columns, from verification-<p>.json
+DOC_BLOCK = "verification-tables"
 
 
 def ten_fold_accuracy(sims: np.ndarray, same: np.ndarray, seed: int = 0) -> tuple[float, float]:
@@ -60,14 +83,37 @@ def ten_fold_accuracy(sims: np.ndarray, same: np.ndarray, seed: int = 0) -> tupl
     return float(np.mean(accs)), float(np.std(accs))
 
 
-def threshold_at_far(impostor_sorted_desc: np.ndarray, far: float) -> float:
-    k = max(int(far * impostor_sorted_desc.size), 1)
-    return float(impostor_sorted_desc[k - 1])
-
-
-def far_at_thresholds(cal_apply: object, impostor: np.ndarray) -> dict[str, float]:
-    scores = cal_apply(impostor)  # type: ignore[operator]
-    return {f"{t:.1f}": float((scores >= t).mean()) for t in THRESHOLDS}
+def hard_set(
+    emb: LfwEmbeddings, ids: list[str], norms: list[tuple[float, float]] | None, cal_apply: Apply
+) -> dict[str, object]:
+    """Cross-person pairs within each surname family: their FAR at each threshold, and the
+    families whose closest pair scores highest."""
+    families = surname_families(emb.persons)
+    scores, closest = [], []
+    for surname, members in families.items():
+        files = [np.flatnonzero((emb.person == p) & emb.found) for p in members]
+        best = (-np.inf, "", "")
+        for i, a in enumerate(files):
+            for j in range(i + 1, len(files)):
+                b = files[j]
+                if a.size == 0 or b.size == 0:
+                    continue
+                s = cal_apply(similarities(emb, ids, norms, a, b).ravel())
+                scores.append(s)
+                k = int(np.argmax(s))
+                if s[k] > best[0]:
+                    best = (float(s[k]), emb.files[a[k // b.size]], emb.files[b[k % b.size]])
+        if best[1]:
+            closest.append({"family": surname, "score": round(best[0], 4), "pair": best[1:]})
+    allscores = np.concatenate(scores)
+    closest.sort(key=lambda c: -float(c["score"]))  # type: ignore[arg-type]
+    return {
+        "families": len(families),
+        "persons": sum(len(m) for m in families.values()),
+        "pairs": int(allscores.size),
+        "far_at_threshold": {f"{t:.1f}": float((allscores >= t).mean()) for t in THRESHOLDS},
+        "closest": closest[:HARD_SET_SHOWN],
+    }
 
 
 def run(data: Path, profile: str, settings: Settings) -> dict[str, object]:
@@ -77,26 +123,14 @@ def run(data: Path, profile: str, settings: Settings) -> dict[str, object]:
     norms = [tuple(n) for n in pcal.norms] if len(ids) > 1 else None
     emb = embed_lfw(data, profile, settings)
     index = emb.index()
-    lo, _ = similarity_bounds(ids, norms)  # type: ignore[arg-type]
-
-    def pair_sim(a: str, b: str) -> float:
-        ia, ib = index[a], index[b]
-        if not (emb.found[ia] and emb.found[ib]):
-            return lo  # the server answers 4000: a rejection
-        cos = [float(emb.vectors[i][ia] @ emb.vectors[i][ib]) for i in ids]
-        if norms is None:
-            return cos[0]
-        return float(sum((c - m) / s for c, (m, s) in zip(cos, norms, strict=True)))
-
     pairs = [p for p in read_pairs(data) if p[0] in index and p[1] in index]
-    sims = np.array([pair_sim(a, b) for a, b, _ in pairs])
+    sims = pair_similarities(emb, ids, norms, pairs)  # type: ignore[arg-type]
     same = np.array([s for _, _, s in pairs])
     acc, acc_std = ten_fold_accuracy(sims, same)
 
     impostor = impostor_similarities(emb, ids, norms)  # type: ignore[arg-type]
-    imp_desc = np.sort(impostor)[::-1]
     genuine = sims[same]
-    tar = {f: float((genuine >= threshold_at_far(imp_desc, float(f))).mean()) for f in FARS}
+    tar = tar_at_far(genuine, impostor)
     far = far_at_thresholds(pcal.calibration.apply, impostor)
 
     # Hold-out: fit on half A's impostor pairs, measure on half B's.
@@ -119,6 +153,8 @@ def run(data: Path, profile: str, settings: Settings) -> dict[str, object]:
         "far_at_threshold_target": {f"{t:.1f}": far_for_score(t) for t in THRESHOLDS},
         "far_at_threshold_holdout": far_holdout,
         "holdout_impostor_pairs": int(imp_b.size),
+        **balanced(emb, ids, norms, pcal.calibration.apply, genuine),
+        "same_surname_hard_set": hard_set(emb, ids, norms, pcal.calibration.apply),
         "pairs": len(pairs),
         "genuine_pairs": int(same.sum()),
         "impostor_pairs": int(impostor.size),
@@ -130,15 +166,13 @@ def run(data: Path, profile: str, settings: Settings) -> dict[str, object]:
     }
 
 
-def print_table(r: dict[str, object]) -> None:
-    tar = r["tar_at_far"]
-    far = r["far_at_threshold"]
-    hold = r["far_at_threshold_holdout"]
-    target = r["far_at_threshold_target"]
-    assert isinstance(tar, dict)
-    assert isinstance(far, dict)
-    assert isinstance(hold, dict)
-    assert isinstance(target, dict)
+def print_table(r: dict[str, Any]) -> None:
+    tar, far, hold = r["tar_at_far"], r["far_at_threshold"], r["far_at_threshold_holdout"]
+    target, bal, hard = (
+        r["far_at_threshold_target"],
+        r["far_at_threshold_balanced"],
+        r["same_surname_hard_set"],
+    )
     print(
         f"profile {r['profile']}: {r['pairs']} pairs, {r['impostor_pairs']:,} impostor pairs, "
         f"{r['faces_not_found']} of {r['images']} images without a face"
@@ -148,9 +182,101 @@ def print_table(r: dict[str, object]) -> None:
         f"± {100 * float(r['accuracy_std']):.2f}"
     )
     print("TAR at FAR        " + "  ".join(f"{k}: {100 * v:.2f} %" for k, v in tar.items()))
-    print("threshold | target FAR | measured FAR (fit set) | measured FAR (held-out persons)")
+    print(
+        f"  ≤ {BALANCED_CAP} per person  "
+        + "  ".join(f"{k}: {100 * v:.2f} %" for k, v in r["tar_at_far_balanced"].items())
+    )
+    print(
+        "threshold | target FAR | measured FAR: fit set | held-out persons | "
+        f"≤ {BALANCED_CAP} photos/person | same surname"
+    )
     for t in far:
-        print(f"   {t}    | {target[t]:.0e}      | {far[t]:.2e}               | {hold[t]:.2e}")
+        print(
+            f"   {t}    | {target[t]:.0e}      | {far[t]:.2e}              | {hold[t]:.2e}         "
+            f"| {bal[t]:.2e}            | {hard['far_at_threshold'][t]:.2e}"
+        )
+    print(
+        f"same-surname hard set: {hard['families']} families, {hard['persons']} persons, "
+        f"{hard['pairs']:,} pairs; closest:"
+    )
+    for c in hard["closest"]:
+        print(f"  {c['family']:20} {c['score']:.3f}  {c['pair'][0]}  {c['pair'][1]}")
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
+def render_tables(results: dict[str, dict[str, Any]]) -> str:
+    """The accuracy, FAR and hard-set tables of the docs, from the benchmark's JSON per profile."""
+    first = next(iter(results.values()))
+    caps = first["balanced_protocol"]["max_photos_per_person"]
+    lines = [
+        "| profile | 10-fold accuracy | TAR@FAR 1e-3 | 1e-4 | 1e-5 | 1e-6 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p, r in results.items():
+        cells = [f"{_pct(r['tar_at_far'][f])} ({_pct(r['tar_at_far_balanced'][f])})" for f in FARS]
+        lines.append(f"| `{p}` | {_pct(r['accuracy'])} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"In parentheses: the TAR where the FAR counted on at most {caps} photos per person "
+        "reaches that rate. On "
+        f"`{Path(first['data']).name}`: {first['pairs']} pairs of `pairs.txt` "
+        f"({first['genuine_pairs']} genuine), {first['impostor_pairs']:,} impostor pairs (every "
+        f"cross-person pair; about {first['balanced_protocol']['impostor_pairs_mean']:,} with "
+        f"at most {caps} photos per person), {first['images']} photos, no face found in "
+        f"{first['faces_not_found']}.",
+        "",
+        "Measured FAR at each `verification_score` threshold (target 10^-(10t-3)): *fit* = the "
+        "pairs the shipped calibration was fitted on, *held-out* = a calibration fitted on half "
+        f"of the persons, measured on the other half's pairs, *≤ {caps}* = the shipped "
+        f"calibration on at most {caps} photos per person (mean of "
+        f"{first['balanced_protocol']['draws']} draws):",
+        "",
+        "| threshold | target | "
+        + " | ".join(f"{p} fit | {p} held-out | {p} ≤ {caps}" for p in results)
+        + " |",
+        "|---|---|" + "---|" * (3 * len(results)),
+    ]
+    for t in (f"{x:.1f}" for x in THRESHOLDS):
+        cells = [
+            f"{r['far_at_threshold'][t]:.2e} | {r['far_at_threshold_holdout'][t]:.2e} | "
+            f"{r['far_at_threshold_balanced'][t]:.2e}"
+            for r in results.values()
+        ]
+        lines.append(
+            f"| {t} | {first['far_at_threshold_target'][t]:.0e} | " + " | ".join(cells) + " |"
+        )
+    hard = {p: r["same_surname_hard_set"] for p, r in results.items()}
+    h0 = next(iter(hard.values()))
+    lines += [
+        "",
+        f"The hard set: the {h0['pairs']:,} cross-person pairs of {h0['persons']} persons in "
+        f"{h0['families']} families sharing a surname. FAR at each threshold:",
+        "",
+        "| profile | " + " | ".join(f"{x:.1f}" for x in THRESHOLDS) + " |",
+        "|---|" + "---|" * len(THRESHOLDS),
+    ]
+    for p, h in hard.items():
+        lines.append(
+            f"| `{p}` | "
+            + " | ".join(f"{h['far_at_threshold'][f'{x:.1f}']:.1e}" for x in THRESHOLDS)
+            + " |"
+        )
+    p0 = next(iter(hard))
+    lines += [
+        "",
+        f"Closest pair of each family (`{p0}`), highest first:",
+        "",
+        "| family | score | pair |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {c['family']} | {c['score']:.3f} | `{c['pair'][0]}` · `{c['pair'][1]}` |"
+        for c in h0["closest"]
+    ]
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -160,6 +286,11 @@ def main() -> int:
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--profile", default=None, help="default: the settings' profile")
+    ap.add_argument(
+        "--doc",
+        type=Path,
+        help=f"then rewrite the tables in this page from {RESULTS.name}/verification-<p>.json",
+    )
     args = ap.parse_args()
     settings = Settings()
     start = time.perf_counter()
@@ -170,7 +301,14 @@ def main() -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
+    if args.doc:
+        write_block(args.doc, DOC_BLOCK, render_tables(load_results()))
+        print(f"rewrote the verification tables of {args.doc}", file=sys.stderr)
     return 0
+
+
+def load_results() -> dict[str, dict[str, Any]]:
+    return {p: json.loads((RESULTS / f"verification-{p}.json").read_text()) for p in PROFILES}
 
 
 if __name__ == "__main__":

@@ -414,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="REASON",
         default=None,
         help="with --write, write weights that miss the targets anyway; REASON and the "
-        "shortfalls are recorded in the file (and the README says so)",
+        "shortfalls are recorded in the file (and docs/liveness.md says so)",
     )
     args = ap.parse_args(argv)
     settings = Settings()

@@ -128,6 +128,27 @@ def embed_lfw(
     return LfwEmbeddings(files, person, persons, found, vecs)
 
 
+def similarities(
+    emb: LfwEmbeddings,
+    ids: list[str],
+    norms: list[tuple[float, float]] | None,
+    rows: np.ndarray,
+    cols: np.ndarray,
+) -> np.ndarray:
+    """The similarity matrix of files ``rows`` × ``cols``: the cosine for one embedder, or the
+    z-normalised sum for several (``norms`` = impostor mean and std per embedder)."""
+    if len(ids) == 1:
+        m = emb.vectors[ids[0]]
+        return np.asarray(m[rows] @ m[cols].T, dtype=np.float32)
+    if norms is None:
+        raise ValueError("fusing several embedders needs their impostor norms")
+    total = sum(
+        (emb.vectors[i][rows] @ emb.vectors[i][cols].T - mu) / sd
+        for i, (mu, sd) in zip(ids, norms, strict=True)
+    )
+    return np.asarray(total, dtype=np.float32)
+
+
 def impostor_similarities(
     emb: LfwEmbeddings,
     ids: list[str],
@@ -136,28 +157,46 @@ def impostor_similarities(
     block: int = 512,
 ) -> np.ndarray:
     """Similarity of every cross-person pair (each unordered pair once) among images with a
-    face, restricted to ``subset`` (bool per file) if given: the cosine for one embedder, or
-    the z-normalised sum for several (``norms`` = impostor mean and std per embedder)."""
+    face, restricted to ``subset`` (bool per file) if given."""
     keep = emb.found if subset is None else emb.found & subset
     idx = np.flatnonzero(keep)
     person = emb.person[idx]
-    mats = [emb.vectors[i][idx] for i in ids]
-    if len(ids) > 1 and norms is None:
-        raise ValueError("fusing several embedders needs their impostor norms")
     out: list[np.ndarray] = []
     n = idx.size
     for start in range(0, n, block):
         rows = slice(start, min(start + block, n))
-        if len(ids) == 1:
-            sims = mats[0][rows] @ mats[0].T
-        else:
-            assert norms is not None
-            sims = sum((m[rows] @ m.T - mu) / sd for m, (mu, sd) in zip(mats, norms, strict=True))
+        sims = similarities(emb, ids, norms, idx[rows], idx)
         r = np.arange(rows.start, rows.stop)[:, None]
         c = np.arange(n)[None, :]
         mask = (c > r) & (person[rows][:, None] != person[None, :])
-        out.append(np.asarray(sims, dtype=np.float32)[mask])
+        out.append(sims[mask])
     return np.concatenate(out)
+
+
+def capped(emb: LfwEmbeddings, cap: int, seed: int) -> np.ndarray:
+    """At most ``cap`` photos with a face per person, drawn at random (bool per file).
+
+    LFW is skewed: one person has 530 photos, so a FAR over all cross-person pairs mostly
+    counts his pairs (and his relatives' and the photos with him in the background); capping
+    every identity at the same few photos weighs persons, not photos."""
+    rng = np.random.default_rng(seed)
+    keep = np.zeros(len(emb.files), dtype=bool)
+    order = np.argsort(emb.person, kind="stable")
+    starts = np.searchsorted(emb.person[order], np.arange(len(emb.persons) + 1))
+    for p in range(len(emb.persons)):
+        idx = order[starts[p] : starts[p + 1]]
+        idx = idx[emb.found[idx]]
+        keep[rng.choice(idx, cap, replace=False) if idx.size > cap else idx] = True
+    return keep
+
+
+def surname_families(persons: list[str]) -> dict[str, list[int]]:
+    """Persons grouped by the last part of their name ("George_W_Bush" → "Bush"), for the groups
+    of two or more: where siblings, parents and children are, with namesakes among them."""
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(persons):
+        groups.setdefault(name.rsplit("_", 1)[-1], []).append(i)
+    return {k: v for k, v in sorted(groups.items()) if len(v) > 1}
 
 
 def embedder_norms(

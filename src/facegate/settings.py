@@ -48,125 +48,161 @@ _SECRET_LENGTHS = {
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="FACEGATE_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="FACEGATE_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        # The docstring under each field is its description, and docs/settings.md is made of them.
+        use_attribute_docstrings=True,
     )
 
     decrypt_key: str = Field(
         MANUAL_DEFAULT_KEY, validation_alias=AliasChoices("PARAM_DECRYPT_KEY", "decrypt_key")
     )
+    """The AES-256-GCM key of every encrypted parameter, exactly 32
+    characters (the manual's published default is refused in production)."""
     decrypt_iv: str = Field(
         MANUAL_DEFAULT_IV, validation_alias=AliasChoices("PARAM_DECRYPT_IV", "decrypt_iv")
     )
+    """The GCM nonce of the SenseID encryption, exactly 12 characters."""
     environment: Literal["development", "production"] = "development"
+    """`production` refuses to start with the manual's published key."""
 
     host: str = "0.0.0.0"  # noqa: S104 - a server is meant to listen on all interfaces
+    """The address `facegate serve` listens on."""
     port: int = Field(3000, ge=1, le=65535)
+    """The port `facegate serve` listens on (the manual's 3000)."""
 
-    # Two 5 MB photos, encrypted (+16 B), base64 (×4/3) and form-escaped fit well under 16 MiB.
     max_body_bytes: int = Field(16 * MiB, ge=1024)
+    """The largest request body of the photo endpoints: two 5 MB photos, encrypted (+16 B),
+    base64 (×4/3) and form-escaped, fit well under 16 MiB."""
     max_image_bytes: int = Field(5 * MiB, ge=1)
+    """The largest photo, decrypted (the manual's 5 MB)."""
     min_image_side: int = Field(32, ge=1)
+    """The shortest side a photo may have, in pixels."""
     max_image_side: int = Field(5000, ge=1)
+    """The longest side a photo may have, in pixels (the manual's 5000)."""
 
     profile: Literal["default", "accurate", "dlib"] = "default"
-    # Detection runs on a copy whose longer side is at most this; landmarks are scaled back.
+    """The detector and embedders that answer, with their calibration (docs: Models)."""
     detect_max_side: int = Field(640, ge=64, le=4096)
+    """Detection runs on a copy whose longer side is at most this; landmarks are scaled back."""
     detect_min_score: float = Field(0.6, gt=0.0, lt=1.0)
-    # A region whose visible fraction falls below this makes check_quality answer 4004.
+    """The detector's confidence below which a face is not a face."""
     occlusion_threshold: float = Field(0.5, gt=0.0, lt=1.0)
-    # Multi-face and quality answer for at most this many faces per photo (the largest ones), so a
-    # crowd photo costs bounded time.
+    """A region whose visible fraction falls below this makes check_quality answer 4004."""
     max_faces: int = Field(20, ge=1, le=500)
-    # Threads that run model inference; each runs one image at a time.
+    """Multi-face and quality answer for at most this many faces per photo (the largest ones),
+    so a crowd photo costs bounded time."""
     inference_threads: int = Field(2, ge=1, le=64)
+    """Threads that run model inference; each runs one image at a time."""
 
-    # Videos (manual, operation chapter 3.2): ≤ 16 MB, sides 8 … 5000 px. Their encrypted, base64
-    # and form-encoded body is about 1.4× the file, so the video endpoints take a larger body.
     max_video_bytes: int = Field(16 * MiB, ge=1)
+    """The largest video, decrypted (the manual, operation chapter 3.2: 16 MB)."""
     min_video_side: int = Field(8, ge=1)
+    """The shortest side a video may have, in pixels (the manual's 8)."""
     max_video_side: int = Field(5000, ge=1)
+    """The longest side a video may have, in pixels (the manual's 5000)."""
     max_video_body_bytes: int = Field(32 * MiB, ge=1024)
-    # Only the first seconds are analysed: enough for every cue, and it bounds the work a long
-    # upload can cause.
+    """The largest request body of the video and package endpoints: an encrypted, base64 and
+    form-encoded video is about 1.4× the file."""
     liveness_window_seconds: float = Field(6.0, ge=2.0, le=60.0)
+    """Only the first seconds of a video are analysed: enough for every cue, and it bounds the
+    work a long upload can cause."""
     liveness_sample_fps: float = Field(10.0, ge=4.0, le=30.0)
+    """Frames analysed per second of video (the rate the liveness fusion was fitted at)."""
     liveness_detect_side: int = Field(320, ge=160, le=1280)
-    # None: the threshold fitted with the fusion weights (vision/liveness/*.json).
+    """Liveness detects faces on a copy of each frame this long."""
     liveness_threshold: float | None = Field(None, ge=0.0, le=1.0)
-    # An installed MiniFASNet pack joins the fusion unless this is false.
+    """Unset: the threshold fitted with the fusion weights (`vision/liveness/*.json`)."""
     liveness_use_pack: bool = True
+    """An installed MiniFASNet pack joins the fusion unless this is false."""
 
-    # Liveness packages (1.3): their size, and how long one is remembered so it cannot be used
-    # twice. A package captured longer ago than the window is refused as expired (its nonce
-    # may have been forgotten), and one dated in the future beyond the clock skew too.
     max_package_bytes: int = Field(16 * MiB, ge=1024)
+    """The largest liveness package (1.3)."""
     package_window_seconds: int = Field(3600, ge=10, le=30 * 86400)
+    """A package's nonce is remembered this long so it cannot be used twice; one captured
+    longer ago is refused as expired."""
     package_clock_skew_seconds: int = Field(300, ge=0, le=3600)
-    # Shared state between API processes (seen package nonces, the cloud API's request-rate
-    # and failed-authentication buckets): redis://host:port/db. Unset: kept in this process.
+    """How far in the future a package may be dated (the capturing device's clock)."""
     redis_url: str | None = None
+    """Shared state between API processes (seen package nonces, the cloud API's request-rate
+    and failed-authentication buckets): `redis://host:port/db`. Unset: kept in this process."""
 
-    # --- scale-out (README "Running at scale") -----------------------------------------------
-    # Inference workers (`facegate worker`) the API tier sends inference to, comma-separated.
-    # Empty: inference runs in the API process.
+    # --- scale-out (docs/scale.md) ------------------------------------------------------------
     worker_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # Re-resolve each worker URL's host name and use every address it answers with (a
-    # Kubernetes headless Service), so workers added by an autoscaler are found.
+    """Inference workers (`facegate worker`) the API tier sends inference to, comma-separated.
+    Empty: inference runs in the API process."""
     worker_dns: bool = False
-    # One call to a worker, from connect to the last byte of its answer; past it the call is
-    # retried once on another worker.
+    """Re-resolve each worker URL's host name and use every address it answers with (a
+    Kubernetes headless Service), so workers added by an autoscaler are found."""
     worker_timeout_seconds: float = Field(30.0, gt=0.0, le=600.0)
+    """One call to a worker, from connect to the last byte of its answer; past it the call is
+    retried once on another worker."""
     worker_connect_timeout_seconds: float = Field(2.0, gt=0.0, le=60.0)
+    """Connecting to a worker; past it the worker counts as down."""
     worker_health_interval_seconds: float = Field(2.0, gt=0.0, le=300.0)
-    # A worker computes HANDLERS requests at once (the manual's name and sizing: physical cores)
-    # and lets at most worker_queue more wait; beyond that it answers "busy" at once.
+    """How often the API tier asks each worker whether it is healthy."""
     handlers: int = Field(
         default_factory=physical_cores,
         ge=1,
         le=256,
         validation_alias=AliasChoices("HANDLERS", "FACEGATE_HANDLERS", "handlers"),
     )
-    worker_queue: int | None = Field(None, ge=0, le=10_000)  # None: 4 × handlers
+    """A worker computes this many requests at once (the manual's name and sizing;
+    default: the physical cores) and lets at most `worker_queue` more wait; beyond that it
+    answers "busy" at once."""
+    worker_queue: int | None = Field(None, ge=0, le=10_000)
+    """Requests a worker lets wait (unset: 4 × `HANDLERS`)."""
     worker_port: int = Field(50050, ge=1, le=65535)
+    """The port `facegate worker` listens on (the manual's 50050)."""
 
     # --- cloud API (seed 003) -------------------------------------------------------------------
-    # Where the database file and stored uploads live (default: $XDG_DATA_HOME/facegate).
     data_dir: Path | None = None
-    # SQLAlchemy URL; default: SQLite at <data_dir>/facegate.db. PostgreSQL:
-    # postgresql+psycopg://user:password@host/db
+    """Where the database file and stored uploads live (unset: `$XDG_DATA_HOME/facegate`)."""
     database_url: str | None = None
-    # The server's own secret (≥ 32 characters): the pepper of API-secret hashes and the key of
-    # uploads at rest. Unset: derived from PARAM_DECRYPT_KEY, which ties them to that key; set
-    # it in production so that the two can be rotated apart.
+    """SQLAlchemy URL (unset: SQLite at `<data_dir>/facegate.db`); PostgreSQL:
+    `postgresql+psycopg://user:password@host/db`. The schema is migrated with Alembic."""
     server_key: str | None = Field(None, min_length=32)
-    # Serve /identity/liveness_selfie_verification (keys: `facegate keys create`).
+    """The server's own secret (≥ 32 characters): the pepper of API-secret hashes and the key of
+    uploads at rest. Unset: derived from `PARAM_DECRYPT_KEY`, which ties them to that key; set
+    it in production so that the two can be rotated apart."""
     cloud_api: bool = True
-    # Uploads kept for reuse by id (selfies, liveness packages) are deleted this long after
-    # their upload; `facegate data purge --expired` and the server both delete them.
+    """Serve `/identity/liveness_selfie_verification` (keys: `facegate keys create`)."""
     blob_retention_days: int = Field(30, ge=1, le=3650)
-    # Failed authentications per source address: a burst of this many, refilled over the window;
-    # past it the address gets RATE_LIMIT_EXCEEDED whatever it sends. Behind a proxy the source
-    # address is the client's only if uvicorn trusts the proxy (FORWARDED_ALLOW_IPS).
+    """Uploads kept for reuse by id (selfies, liveness packages) are deleted this long after
+    their upload; `facegate data purge --expired` and the server both delete them."""
     auth_failure_burst: int = Field(10, ge=1, le=10_000)
+    """Failed authentications per source address: a burst of this many, refilled over the
+    window; past it the address gets RATE_LIMIT_EXCEEDED whatever it sends. Behind a proxy the
+    source address is the client's only if uvicorn trusts the proxy (`FORWARDED_ALLOW_IPS`)."""
     auth_failure_window_seconds: float = Field(60.0, gt=0.0, le=86_400.0)
-    # URL inputs (selfie_url, liveness_data_url). Private, loopback, link-local and metadata
-    # addresses are refused unless named here: CIDR networks, addresses or exact host names,
-    # comma-separated (cloud/fetch.py, FetchOptions.allow).
+    """The window over which the failed-authentication burst refills."""
     fetch_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """URL inputs (`selfie_url`, `liveness_data_url`): private, loopback, link-local and
+    metadata addresses are refused unless named here (CIDR networks, addresses or exact host
+    names, comma-separated)."""
     fetch_connect_timeout_seconds: float = Field(3.0, gt=0.0, le=60.0)
+    """Connecting to a URL input's host."""
     fetch_timeout_seconds: float = Field(10.0, gt=0.0, le=300.0)
+    """Fetching a URL input, whole."""
     fetch_max_redirects: int = Field(3, ge=0, le=10)
+    """Redirects followed when fetching a URL input (each one checked like the first URL)."""
 
     # --- operations ---------------------------------------------------------------------------
     log_format: Literal["json", "text"] = "json"
+    """One JSON object per line (with the request id), or text for a terminal."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    # On SIGTERM a process stops accepting connections and finishes what it holds, for at most
-    # this long (keep Kubernetes' terminationGracePeriodSeconds above it).
+    """The least severe log records written."""
     drain_seconds: int = Field(30, ge=0, le=3600)
+    """On SIGTERM a process stops accepting connections and finishes what it holds, for at most
+    this long (keep Kubernetes' terminationGracePeriodSeconds above it)."""
 
-    # False keeps error messages to the manual's exact short text (for clients that match on it).
     detailed_messages: bool = True
+    """False keeps error messages to the manual's exact short text (for clients that match on
+    it)."""
     model_dir: Path | None = None
+    """Where model packs are installed (unset: `$XDG_DATA_HOME/facegate/models`)."""
 
     @field_validator("decrypt_key", "decrypt_iv")
     @classmethod

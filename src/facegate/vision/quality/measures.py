@@ -1,6 +1,6 @@
 """The quality measures whose formulas the SenseID manual gives or that we define here.
 
-Definitions (all documented in the README):
+Definitions (all documented in docs/api.md, "Quality fields"):
 
 * ``distance2center`` = max(1 − |c − image centre| / short side, 0), c = mean of the five
   landmarks (manual).

@@ -1,11 +1,11 @@
-"""Blocks of the README that a benchmark renders from its JSON, between two markers:
+"""Blocks of the documentation that a benchmark renders from its JSON, between two markers:
 
     <!-- NAME:begin (the command that renders it) -->
     ...
     <!-- NAME:end -->
 
-The benchmark rewrites its block with ``--readme README.md``; a test checks that each block is
-what its JSON renders, so no figure in them is ever typed by hand.
+The benchmark rewrites its block with ``--doc PAGE``; a test checks that each block is what
+its JSON renders, so no figure in them is ever typed by hand.
 """
 
 from __future__ import annotations

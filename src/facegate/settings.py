@@ -66,7 +66,11 @@ class Settings(BaseSettings):
     )
     """The GCM nonce of the SenseID encryption, exactly 12 characters."""
     environment: Literal["development", "production"] = "development"
-    """`production` refuses to start with the manual's published key."""
+    """`production` refuses to start with the manual's published key and turns the API reference
+    page off (unless `FACEGATE_API_DOCS` is true)."""
+    api_docs: bool | None = None
+    """Serve the API reference page at `/facegate/v1/docs` (Swagger UI, its assets served from
+    this process, no CDN). Unset: on, except in production."""
 
     host: str = "0.0.0.0"  # noqa: S104 - a server is meant to listen on all interfaces
     """The address `facegate serve` listens on."""

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from facegate.core.crypto import Cipher
-from tests.api.helpers import HEX32, enc, error_code
+from tests.api.helpers import HEX32, SUCCESS_MODELS, enc, error_code
 from tests.conftest import jpeg_bytes, lfw_photo
 from tests.videos import encode_video, read_frames, wall
 
@@ -38,6 +38,7 @@ def ok(r: Any) -> dict[str, Any]:
     body: dict[str, Any] = r.json()
     assert body["code"] == 1000
     assert HEX32.match(body["request_id"])
+    SUCCESS_MODELS[r.request.url.path].model_validate(body)  # the published schema
     return body
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from facegate.api.schemas import CloudBody, CloudErrorBody
 from facegate.cloud.errors import CLOUD_PATH
 from facegate.worker.interface import InferenceEngine
 
@@ -44,6 +45,7 @@ def ok(r: Any) -> dict[str, Any]:
     assert 0.0 <= body["hack_score"] <= 1.0
     assert isinstance(body["verify_score"], float)
     assert 0.0 <= body["verify_score"] <= 1.0
+    CloudBody.model_validate(body)  # the published schema
     return body
 
 
@@ -58,6 +60,7 @@ def failed(
     assert TID.match(body["request_id"]), body
     assert body.get("image") == image, body
     assert set(body) <= {"status", "image", "reason", "request_id"}, body
+    CloudErrorBody.model_validate(body)
     if reason is not None:
         assert reason in body.get("reason", ""), body
     return body

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from facegate import __version__
 from facegate.api.errors import cloud_refusal_body, install_error_handlers
@@ -22,6 +27,9 @@ from facegate.proto.codec import package_key
 from facegate.settings import Settings
 from facegate.store.replay import build_replay_guard
 from facegate.worker.interface import InferenceEngine, serving
+
+OPENAPI_URL = "/facegate/v1/openapi.json"
+DOCS_URL = "/facegate/v1/docs"
 
 # Endpoints whose body carries a video (up to 16 MB before encryption and base64) or a
 # liveness package (up to 16 MB of frames).
@@ -59,7 +67,9 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        openapi_url="/facegate/v1/openapi.json",
+        openapi_url=OPENAPI_URL,
+        description="The SenseID 1v1 private-cloud HTTP API, and the cloud API of seed 003. "
+        "Parameters marked encrypted are AES-256-GCM with PARAM_DECRYPT_KEY, then base64.",
     )
     app.state.settings = settings
     app.state.cipher = Cipher(settings.decrypt_key, settings.decrypt_iv)
@@ -79,6 +89,8 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
         app.include_router(cloud.router)
         body_limits[CLOUD_PATH] = cloud_service.max_body_bytes
         refusal_bodies[CLOUD_PATH] = cloud_refusal_body
+    if settings.api_docs if settings.api_docs is not None else settings.environment != "production":
+        _serve_reference(app)
     install_error_handlers(app, detailed=settings.detailed_messages)
     app.add_middleware(
         RequestContextMiddleware,
@@ -88,3 +100,20 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
         refusal_bodies=refusal_bodies,
     )
     return app
+
+
+def _serve_reference(app: FastAPI) -> None:
+    """Swagger UI for people, on the OpenAPI document, with its scripts served from this process
+    (the fastapi-offline wheel carries them): a reference page must not load code from a CDN."""
+    assets = Path(str(resources.files("fastapi_offline") / "static"))
+    app.mount(f"{DOCS_URL}/assets", StaticFiles(directory=assets), name="reference-assets")
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    async def reference() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=OPENAPI_URL,
+            title="facegate API reference",
+            swagger_js_url=f"{DOCS_URL}/assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_URL}/assets/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_URL}/assets/favicon.png",
+        )

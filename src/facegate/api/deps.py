@@ -1,4 +1,5 @@
-"""Dependencies shared by the routers: the settings, the cipher, the engine and the parsed form.
+"""Dependencies shared by the routers: the settings, the cipher and the engine (each route's
+form is its own ``FormSpec``, in ``api/forms.py``).
 
 They are stored on ``app.state`` by ``create_app`` (never module globals), so several apps with
 different settings can live in one process, as the tests do.
@@ -6,12 +7,10 @@ different settings can live in one process, as the tests do.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from facegate.api.forms import Form, read_form
 from facegate.core.crypto import Cipher
 from facegate.settings import Settings
 from facegate.worker.interface import InferenceEngine
@@ -32,18 +31,6 @@ def get_engine(request: Request) -> InferenceEngine:
     return engine
 
 
-async def get_form(request: Request) -> AsyncIterator[Form]:
-    settings: Settings = request.app.state.settings
-    # The middleware already refused bodies over the route's limit; parts cannot exceed it.
-    limit = max(settings.max_body_bytes, settings.max_video_body_bytes)
-    form = await read_form(request, limit)
-    try:
-        yield form
-    finally:
-        await form.data.close()  # multipart parts spill to temporary files
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CipherDep = Annotated[Cipher, Depends(get_cipher)]
 EngineDep = Annotated[InferenceEngine, Depends(get_engine)]
-FormDep = Annotated[Form, Depends(get_form)]

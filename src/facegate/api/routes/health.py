@@ -7,12 +7,13 @@ from fastapi.responses import JSONResponse
 
 from facegate import __version__
 from facegate.api.deps import EngineDep
+from facegate.api.schemas import HealthBody
 from facegate.ops.context import request_id_of
 
 router = APIRouter()
 
 
-@router.get("/healthcheck")
+@router.get("/healthcheck", responses={200: {"model": HealthBody, "description": "up"}})
 async def healthcheck() -> JSONResponse:
     # Exactly the manual's body; the request id travels in the X-Request-Id header.
     return JSONResponse({"code": 1000, "status": "ok"})

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from facegate.api.deps import CipherDep, EngineDep, FormDep, SettingsDep
-from facegate.api.forms import Form
-from facegate.api.routes.liveness import liveness_fields, read_video
+from facegate.api.deps import CipherDep, EngineDep, SettingsDep
+from facegate.api.forms import Form, FormSpec, Param
+from facegate.api.routes.liveness import VIDEO_PARAMS, liveness_fields, read_video
+from facegate.api.schemas import MultifaceBody, SilentVerifyBody, VerifyBody, responses
 from facegate.core.crypto import Cipher
 from facegate.core.errors import Code, FacegateError
 from facegate.core.types import Box
@@ -22,6 +25,29 @@ FIRST = "first_encrypted_image"
 SECOND = "second_encrypted_image"
 IMAGE = "encrypted_image"
 LIVENESS_FILE = "liveness_file"
+
+_PHOTO = "JPEG, PNG, BMP, GIF or TIFF; at most 5 MB; sides 32 … 5000 px."
+AUTO_ROTATE = Param(
+    "auto_rotate", "flag", "Also look for faces in the photo turned by 90°, 270° and 180°."
+)
+CHECK_QUALITY = Param(
+    "check_quality", "flag", "Refuse (4004) a photo whose face has an eye, the nose or the "
+    "mouth less than half visible.",
+)  # fmt: skip
+PAIR = (Param(FIRST, "encrypted", f"The first photo: {_PHOTO}"),
+        Param(SECOND, "encrypted", f"The second photo: {_PHOTO}"))  # fmt: skip
+PHOTO = Param(IMAGE, "encrypted", f"The photo to compare with: {_PHOTO}")
+VERIFY = FormSpec((*PAIR, AUTO_ROTATE, CHECK_QUALITY))
+MULTIFACE = FormSpec((*PAIR, AUTO_ROTATE))
+SILENT_VERIFY = FormSpec((*VIDEO_PARAMS, PHOTO, AUTO_ROTATE, CHECK_QUALITY))
+PACKAGE_VERIFY = FormSpec(
+    (
+        Param(LIVENESS_FILE, "file", "A liveness package written by the capture SDK (.fglv)."),
+        PHOTO,
+        AUTO_ROTATE,
+        CHECK_QUALITY,
+    )
+)
 
 
 def _score(value: float) -> float:
@@ -39,9 +65,11 @@ async def _photos(form: Form, cipher: Cipher) -> tuple[Photo, Photo]:
     )
 
 
-@router.post("/image_verification/stateless")
+@router.post(
+    "/image_verification/stateless", openapi_extra=VERIFY.openapi(), responses=responses(VerifyBody)
+)
 async def image_verification(
-    request: Request, form: FormDep, cipher: CipherDep, engine: EngineDep
+    request: Request, form: Annotated[Form, Depends(VERIFY)], cipher: CipherDep, engine: EngineDep
 ) -> JSONResponse:
     first, second = await _photos(form, cipher)
     options = PhotoOptions(
@@ -57,9 +85,16 @@ async def image_verification(
     )
 
 
-@router.post("/multiface_image_omni_verification/stateless")
+@router.post(
+    "/multiface_image_omni_verification/stateless",
+    openapi_extra=MULTIFACE.openapi(),
+    responses=responses(MultifaceBody),
+)
 async def multiface_verification(
-    request: Request, form: FormDep, cipher: CipherDep, engine: EngineDep
+    request: Request,
+    form: Annotated[Form, Depends(MULTIFACE)],
+    cipher: CipherDep,
+    engine: EngineDep,
 ) -> JSONResponse:
     first, second = await _photos(form, cipher)
     result = await engine.multiface(
@@ -78,9 +113,16 @@ async def multiface_verification(
     )
 
 
-@router.post("/silent_image_verification/stateless")
+@router.post(
+    "/silent_image_verification/stateless",
+    openapi_extra=SILENT_VERIFY.openapi(),
+    responses=responses(SilentVerifyBody),
+)
 async def silent_image_verification(
-    request: Request, form: FormDep, cipher: CipherDep, engine: EngineDep
+    request: Request,
+    form: Annotated[Form, Depends(SILENT_VERIFY)],
+    cipher: CipherDep,
+    engine: EngineDep,
 ) -> JSONResponse:
     video, options, return_status = await read_video(form, cipher)
     photo = Photo(IMAGE, await form.encrypted(IMAGE, cipher))
@@ -98,9 +140,17 @@ async def silent_image_verification(
     return JSONResponse(body)
 
 
-@router.post("/liveness_image_verification/stateless")
+@router.post(
+    "/liveness_image_verification/stateless",
+    openapi_extra=PACKAGE_VERIFY.openapi(),
+    responses=responses(VerifyBody),
+)
 async def liveness_image_verification(
-    request: Request, form: FormDep, cipher: CipherDep, engine: EngineDep, settings: SettingsDep
+    request: Request,
+    form: Annotated[Form, Depends(PACKAGE_VERIFY)],
+    cipher: CipherDep,
+    engine: EngineDep,
+    settings: SettingsDep,
 ) -> JSONResponse:
     data = await form.file(LIVENESS_FILE, settings.max_package_bytes)
     opened = open_fresh_package(data, request.app.state.package_key, settings)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from facegate.api.deps import CipherDep, EngineDep, FormDep
-from facegate.api.forms import Form
+from facegate.api.deps import CipherDep, EngineDep
+from facegate.api.forms import Form, FormSpec, Param
+from facegate.api.schemas import LivenessBody, responses
 from facegate.core.crypto import Cipher
 from facegate.core.types import LivenessOutcome
 from facegate.ops.context import request_id_of
@@ -18,6 +19,16 @@ from facegate.worker.interface import Video, VideoOptions
 router = APIRouter(prefix="/liveness")
 
 VIDEO = "encrypted_video"
+
+# The video and what to return with its result: shared by 3.1 and 1.4.
+VIDEO_PARAMS = (
+    Param(VIDEO, "encrypted", "The video: MP4, MOV, 3GP, AVI, FLV, WMV, RM, WebM or MKV; at most "
+          "16 MB; sides 8 … 5000 px; at least 2 s (the first seconds are analysed)."),
+    Param("return_image", "flag", "On a pass, return the selected frame and its timestamp."),
+    Param("return_face_image", "flag", "On a pass, return that frame's face with a margin."),
+    Param("return_status", "flag", "Also return liveness_status: ok, hack or short_time."),
+)  # fmt: skip
+SILENT = FormSpec(VIDEO_PARAMS)
 
 
 async def read_video(form: Form, cipher: Cipher) -> tuple[Video, VideoOptions, bool]:
@@ -49,9 +60,11 @@ def liveness_fields(
     return body
 
 
-@router.post("/silent_detection/stateless")
+@router.post(
+    "/silent_detection/stateless", openapi_extra=SILENT.openapi(), responses=responses(LivenessBody)
+)
 async def silent_detection(
-    request: Request, form: FormDep, cipher: CipherDep, engine: EngineDep
+    request: Request, form: Annotated[Form, Depends(SILENT)], cipher: CipherDep, engine: EngineDep
 ) -> JSONResponse:
     video, options, return_status = await read_video(form, cipher)
     outcome = await engine.silent_liveness(video, options)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from facegate.api.deps import CipherDep, EngineDep, FormDep
+from facegate.api.deps import CipherDep, EngineDep
+from facegate.api.forms import Form, FormSpec, Param
+from facegate.api.schemas import QualityBody, responses
 from facegate.core.types import FaceQuality
 from facegate.ops.context import request_id_of
 from facegate.worker.interface import Photo
@@ -13,6 +17,9 @@ from facegate.worker.interface import Photo
 router = APIRouter(prefix="/quality")
 
 IMAGE = "encrypted_image"
+QUALITY = FormSpec(
+    (Param(IMAGE, "encrypted", "The photo: JPEG, PNG, BMP, GIF or TIFF; at most 5 MB."),)
+)
 
 
 def _r(value: float, digits: int = 4) -> float:
@@ -44,9 +51,9 @@ def face_json(q: FaceQuality) -> dict[str, object]:
     }
 
 
-@router.post("/face/stateless")
+@router.post("/face/stateless", openapi_extra=QUALITY.openapi(), responses=responses(QualityBody))
 async def face_quality(
-    request: Request, form: FormDep, cipher: CipherDep, engine: EngineDep
+    request: Request, form: Annotated[Form, Depends(QUALITY)], cipher: CipherDep, engine: EngineDep
 ) -> JSONResponse:
     photo = Photo(IMAGE, await form.encrypted(IMAGE, cipher))
     result = await engine.quality(photo)

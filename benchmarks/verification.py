@@ -116,6 +116,25 @@ def hard_set(
     }
 
 
+def distributions(genuine: np.ndarray, impostor: np.ndarray) -> dict[str, object]:
+    """For the docs' figures: the DET curve (false non-match against false match rate) over the
+    calibrated score, and the score histograms of genuine and impostor pairs."""
+    imp = np.sort(impostor)
+    gen = np.sort(genuine)
+    grid = np.round(np.arange(0.0, 1.0001, 0.01), 2)
+    fmr = 1.0 - np.searchsorted(imp, grid, side="left") / imp.size  # accepted: score ≥ t
+    fnmr = np.searchsorted(gen, grid, side="left") / gen.size  # refused: score < t
+    edges = np.round(np.arange(0.0, 1.0001, 0.02), 2)
+    return {
+        "det": {"score": grid.tolist(), "fmr": fmr.tolist(), "fnmr": fnmr.tolist()},
+        "histogram": {
+            "edges": edges.tolist(),
+            "genuine": np.histogram(genuine, edges)[0].tolist(),
+            "impostor": np.histogram(impostor, edges)[0].tolist(),
+        },
+    }
+
+
 def run(data: Path, profile: str, settings: Settings) -> dict[str, object]:
     spec = load_manifest().profile(profile)
     ids = list(spec.embedders)
@@ -155,6 +174,9 @@ def run(data: Path, profile: str, settings: Settings) -> dict[str, object]:
         "holdout_impostor_pairs": int(imp_b.size),
         **balanced(emb, ids, norms, pcal.calibration.apply, genuine),
         "same_surname_hard_set": hard_set(emb, ids, norms, pcal.calibration.apply),
+        "score_distributions": distributions(
+            pcal.calibration.apply(genuine), pcal.calibration.apply(impostor)
+        ),
         "pairs": len(pairs),
         "genuine_pairs": int(same.sum()),
         "impostor_pairs": int(impostor.size),

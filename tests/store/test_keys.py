@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -107,7 +108,9 @@ def _use_from_another_process(url: str, api_id: str, n: int) -> list[str]:
 def test_quota_holds_across_processes(database: Database) -> None:
     store = KeyStore(database, PEPPER)
     info, _ = store.create("app", Limits(quota_total=7))
-    with ProcessPoolExecutor(2) as procs:
+    # Spawned, not forked: a fork of this many-threaded test process can inherit a lock that
+    # another thread held (it hung a CI run in the child's first futex wait).
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as procs:
         parts = list(
             procs.map(_use_from_another_process, [database.url] * 2, [info.api_id] * 2, [25, 25])
         )

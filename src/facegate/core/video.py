@@ -289,8 +289,10 @@ def _to_bgr(frame: AvFrame, width: int, height: int, rotation_ccw: int) -> Image
     # The scaling happens in swscale together with the colour conversion, in one pass.
     pixels = np.asarray(frame.to_ndarray(format="bgr24", width=width, height=height), np.uint8)
     if rotation_ccw:
-        pixels = np.ascontiguousarray(np.rot90(pixels, rotation_ccw))
-    return pixels
+        pixels = np.rot90(pixels, rotation_ccw)
+    # PyAV ≥ 18.1.1 returns a view over the frame's padded rows; OpenCV and the models want
+    # one contiguous block (and a copy frees the decoder's frame buffer).
+    return np.ascontiguousarray(pixels)
 
 
 def _metadata_duration(box: InputContainer, stream: VideoStream) -> float | None:

@@ -40,6 +40,30 @@ def test_unknown_path_and_wrong_method_are_404(client: TestClient) -> None:
     assert_envelope(client.get("/identity/image_verification/stateless"), 404, 404)
 
 
+def test_a_trailing_slash_is_not_found_not_redirected(client: TestClient) -> None:
+    # A redirect would point at whatever Host the caller sent.
+    r = client.post(
+        "/identity/image_verification/stateless/",
+        data={"a": "b"},
+        headers={"Host": "attacker.example"},
+        follow_redirects=False,
+    )
+    assert_envelope(r, 404, 404)
+    assert "location" not in r.headers
+
+
+def test_a_parameter_sent_twice_is_refused(client: TestClient) -> None:
+    body = "first_encrypted_image=a&second_encrypted_image=b&first_encrypted_image=c"
+    r = client.post(
+        "/identity/image_verification/stateless",
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert (
+        "first_encrypted_image is given more than once" in assert_envelope(r, 400, 1200)["message"]
+    )
+
+
 def test_missing_content_length_is_411(client: TestClient) -> None:
     def chunks() -> Iterator[bytes]:
         yield b"first_encrypted_image=abc"

@@ -68,6 +68,9 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
         docs_url=None,
         redoc_url=None,
         openapi_url=OPENAPI_URL,
+        # A path with a trailing slash is not found: a redirect would answer with the caller's
+        # own Host header, sending clients wherever a forged Host points.
+        redirect_slashes=False,
         description="The SenseID 1v1 private-cloud HTTP API, and the cloud API of seed 003. "
         "Parameters marked encrypted are AES-256-GCM with PARAM_DECRYPT_KEY, then base64.",
     )

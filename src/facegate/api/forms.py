@@ -169,4 +169,10 @@ async def read_form(request: Request, max_part_size: int, spec: FormSpec) -> For
         raise FacegateError(
             Code.INVALID_ARGUMENT, f"the form body could not be parsed: {exc}"
         ) from exc
+    # One rule with the cloud API: a parameter sent twice is refused, never silently the last.
+    names = [name for name, _ in data.multi_items()]
+    for name in dict.fromkeys(names):
+        if names.count(name) > 1:
+            await data.close()
+            raise FacegateError(Code.INVALID_ARGUMENT, f"{name} is given more than once")
     return Form(data, spec)

@@ -136,6 +136,7 @@ def create_worker_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.engine = metered

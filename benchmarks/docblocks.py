@@ -10,7 +10,17 @@ its JSON renders, so no figure in them is ever typed by hand.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def load_results(kind: str, profiles: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``results/<kind>-<profile>.json`` for each profile, by profile."""
+    return {p: json.loads((RESULTS / f"{kind}-{p}.json").read_text()) for p in profiles}
 
 
 def _begin(name: str) -> str:

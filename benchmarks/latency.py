@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from benchmarks import docblocks
 from benchmarks.docblocks import write_block
 from facegate.core.crypto import Cipher
 from facegate.settings import Settings
@@ -274,14 +275,13 @@ def main() -> int:
     return 0
 
 
-RESULTS = Path(__file__).resolve().parent / "results"
 PROFILES = ("default", "accurate")
 DOC_BLOCK = "latency-table"
 PEER = "`face_recognition` 1.3 (dlib HOG + ResNet), in-process"
 
 
 def load_results() -> dict[str, dict[str, Any]]:
-    return {p: json.loads((RESULTS / f"latency-{p}.json").read_text()) for p in PROFILES}
+    return docblocks.load_results("latency", PROFILES)
 
 
 def render_table(results: dict[str, dict[str, Any]]) -> str:

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import docblocks
 from benchmarks.docblocks import write_block
 from facegate.core.scoring import far_for_score, fit_calibration
 from facegate.settings import Settings
@@ -60,7 +61,6 @@ from tools.lfw_data import (
 )
 
 HARD_SET_SHOWN = 12  # families listed, closest first
-RESULTS = Path(__file__).resolve().parent / "results"
 PROFILES = ("default", "accurate", "dlib")  # the docs' columns, from verification-<p>.json
 DOC_BLOCK = "verification-tables"
 
@@ -311,7 +311,7 @@ def main() -> int:
     ap.add_argument(
         "--doc",
         type=Path,
-        help=f"then rewrite the tables in this page from {RESULTS.name}/verification-<p>.json",
+        help="then rewrite the tables in this page from results/verification-<p>.json",
     )
     args = ap.parse_args()
     settings = Settings()
@@ -330,7 +330,7 @@ def main() -> int:
 
 
 def load_results() -> dict[str, dict[str, Any]]:
-    return {p: json.loads((RESULTS / f"verification-{p}.json").read_text()) for p in PROFILES}
+    return docblocks.load_results("verification", PROFILES)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,10 @@ from typing import Any, Literal, get_args, get_origin
 import annotated_types
 from pydantic.fields import FieldInfo
 
-from benchmarks.docblocks import read_block, write_block
-from facegate.settings import Settings
+from benchmarks.docblocks import RESULTS, read_block, write_block
+from facegate.settings import MiB, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-MiB = 1024 * 1024
 
 
 def env_name(name: str, field: FieldInfo) -> str:

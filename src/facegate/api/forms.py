@@ -7,6 +7,7 @@ route's OpenAPI request body, so the published description cannot drift from wha
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -170,9 +171,8 @@ async def read_form(request: Request, max_part_size: int, spec: FormSpec) -> For
             Code.INVALID_ARGUMENT, f"the form body could not be parsed: {exc}"
         ) from exc
     # One rule with the cloud API: a parameter sent twice is refused, never silently the last.
-    names = [name for name, _ in data.multi_items()]
-    for name in dict.fromkeys(names):
-        if names.count(name) > 1:
-            await data.close()
-            raise FacegateError(Code.INVALID_ARGUMENT, f"{name} is given more than once")
+    twice = [name for name, n in Counter(k for k, _ in data.multi_items()).items() if n > 1]
+    if twice:
+        await data.close()
+        raise FacegateError(Code.INVALID_ARGUMENT, f"{twice[0]} is given more than once")
     return Form(data, spec)

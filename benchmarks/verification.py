@@ -250,10 +250,11 @@ def render_tables(results: dict[str, dict[str, Any]]) -> str:
         f"at most {caps} photos per person), {first['images']} photos, no face found in "
         f"{first['faces_not_found']}.",
         "",
-        "Measured FAR at each `verification_score` threshold (target 10^-(10t-3)): *fit* = the "
-        "pairs the shipped calibration was fitted on, *held-out* = a calibration fitted on half "
-        f"of the persons, measured on the other half's pairs, *≤ {caps}* = the shipped "
-        f"calibration on at most {caps} photos per person (mean of "
+        "Measured FAR at each `verification_score` threshold (target 10^-(10t-3)): *fit* "
+        "(in-sample) = the pairs the shipped calibration was fitted on; *held-out* (out of "
+        "sample: the figure that predicts unseen persons) = a calibration fitted on half of the "
+        f"persons, measured on the other half's pairs; *≤ {caps}* (in-sample) = the shipped "
+        f"calibration on its own fit persons, at most {caps} photos each (mean of "
         f"{first['balanced_protocol']['draws']} draws):",
         "",
         "| threshold | target | "
@@ -274,7 +275,8 @@ def render_tables(results: dict[str, dict[str, Any]]) -> str:
     h0 = next(iter(hard.values()))
     lines += [
         "",
-        f"The hard set: the {h0['pairs']:,} cross-person pairs of {h0['persons']} persons in "
+        "The hard set (in-sample: these persons are in the calibration's fit set): the "
+        f"{h0['pairs']:,} cross-person pairs of {h0['persons']} persons in "
         f"{h0['families']} families sharing a surname. FAR at each threshold:",
         "",
         "| profile | " + " | ".join(f"{x:.1f}" for x in THRESHOLDS) + " |",

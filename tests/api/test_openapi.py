@@ -95,9 +95,18 @@ def test_every_body_has_a_schema_with_examples(document: dict[str, Any]) -> None
                 statuses = ("400", "401", "403") if cloud_api else ("400", "411", "413")
                 for status in (*statuses, "404", "500", "503"):
                     assert status in op["responses"], (path, status)
-    for name in ("VerifyBody", "ErrorBody", "LivenessBody", "CloudBody", "CloudErrorBody"):
+    for name in (
+        "Verification",
+        "ErrorBody",
+        "SilentLiveness",
+        "CloudVerification",
+        "CloudErrorBody",
+        "MultifaceVerification",
+        "QualityReport",
+        "SilentVerification",
+    ):
         assert schemas[name]["examples"], name
-    assert set(schemas["LivenessBody"]["required"]) == {
+    assert set(schemas["SilentLiveness"]["required"]) == {
         "code",
         "passed",
         "liveness_score",

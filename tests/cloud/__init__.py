@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from facegate.api.schemas import CloudBody, CloudErrorBody
+from facegate.api.schemas import CloudErrorBody
 from facegate.cloud.errors import CLOUD_PATH
+from facegate.core.results import CloudVerification
 from facegate.worker.interface import InferenceEngine
 
 TID = re.compile(r"^TID[0-9a-f]{32}$")
@@ -45,7 +46,7 @@ def ok(r: Any) -> dict[str, Any]:
     assert 0.0 <= body["hack_score"] <= 1.0
     assert isinstance(body["verify_score"], float)
     assert 0.0 <= body["verify_score"] <= 1.0
-    CloudBody.model_validate(body)  # the published schema
+    CloudVerification.model_validate(body)  # the published schema
     return body
 
 

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
+from facegate.core.results import VerifyResult
 from facegate.worker import wire
 from facegate.worker.interface import Photo, PhotoOptions
 from tests.conftest import lfw_photo
@@ -122,9 +123,9 @@ def test_sigterm_drains_every_call_in_hand_refuses_new_connections_and_exits_0(
     responses: list[httpx.Response] = seen["responses"]
     assert [r.status_code for r in responses] == [200] * CALLS
     # Every drained call has the answer of an undisturbed one, bit for bit.
-    expected = wire.parse_verify_result(reference.content)
-    assert all(wire.parse_verify_result(r.content) == expected for r in responses)
-    assert expected.score > 0.7
+    expected = wire.parse_result(VerifyResult, reference.content)
+    assert all(wire.parse_result(VerifyResult, r.content) == expected for r in responses)
+    assert expected.verification_score > 0.7
     assert took < DRAIN_SECONDS
     messages = [r["message"] for r in worker.records()]  # every line is JSON
     assert "Shutting down" in messages

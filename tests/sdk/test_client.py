@@ -21,6 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from facegate.core.crypto import Cipher
+from facegate.core.results import ValidationError
 from facegate.sdk import (
     APIError,
     ConnectError,
@@ -74,8 +75,8 @@ def test_verify_same_person_high_other_person_low(fg: FacegateClient, lfw: Path)
     other = fg.verify(lfw_photo(lfw, "Tony_Blair", 1), lfw_photo(lfw, "Laura_Bush", 1))
     assert other.verification_score < 0.5
     assert other.request_id != same.request_id
-    with pytest.raises(AttributeError):
-        same.verification_score = 1.0  # type: ignore[misc]  # frozen
+    with pytest.raises(ValidationError, match="frozen"):
+        same.verification_score = 1.0  # type: ignore[misc]
 
 
 @pytest.mark.models

@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 import pytest
 
-from facegate.core.types import ImageArray, Occlusion
+from facegate.core.results import Occlusion
+from facegate.core.types import ImageArray
 from facegate.vision.align import TEMPLATE_112, align_face
 from facegate.vision.detectors.yunet import YuNetDetector
 from facegate.vision.manifest import load_manifest

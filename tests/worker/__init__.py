@@ -22,7 +22,9 @@ from fastapi import FastAPI
 
 from facegate.core.errors import FacegateError
 from facegate.core.package import LivenessPackage
-from facegate.core.types import (
+from facegate.core.results import (
+    EngineStatus,
+    FaceRects,
     LivenessOutcome,
     MultiFaceResult,
     PackageVerifyResult,
@@ -116,33 +118,41 @@ class FakeEngine:
             await asyncio.sleep(self.delay)
         if self.error is not None:
             raise self.error
-        return VerifyResult(score=self.score, similarity=self.score / 2)
+        return VerifyResult(verification_score=self.score)
 
     async def multiface(
         self, first: Photo, second: Photo, options: PhotoOptions
     ) -> MultiFaceResult:
         self.calls["multiface"] += 1
-        return MultiFaceResult([[self.score]], [], [])
+        return MultiFaceResult(
+            scores=[[self.score]],
+            face_rects=FaceRects(first_image_face_rects=[], second_image_face_rects=[]),
+        )
 
     async def quality(self, photo: Photo) -> QualityResult:
         self.calls["quality"] += 1
-        return QualityResult([])
+        return QualityResult(faces=[])
 
     async def silent_liveness(self, video: Video, options: VideoOptions) -> LivenessOutcome:
         self.calls["silent_liveness"] += 1
-        return LivenessOutcome(passed=True, score=self.score, status="ok")
+        return LivenessOutcome(passed=True, liveness_score=self.score, liveness_status="ok")
 
     async def silent_verify(
         self, video: Video, photo: Photo, photo_options: PhotoOptions, options: VideoOptions
     ) -> SilentVerifyResult:
         self.calls["silent_verify"] += 1
-        return SilentVerifyResult(LivenessOutcome(True, self.score, "ok"), self.score)
+        return SilentVerifyResult(
+            passed=True,
+            liveness_score=self.score,
+            liveness_status="ok",
+            verification_score=self.score,
+        )
 
     async def package_verify(
         self, package: LivenessPackage, photo: Photo, photo_options: PhotoOptions
     ) -> PackageVerifyResult:
         self.calls["package_verify"] += 1
-        return PackageVerifyResult(self.score, self.score, ())
+        return PackageVerifyResult(verification_score=self.score, liveness_score=self.score)
 
     async def start(self) -> None:
         self.calls["start"] += 1
@@ -150,8 +160,8 @@ class FakeEngine:
     def ready(self) -> bool:
         return self._ready
 
-    def describe(self) -> dict[str, Any]:
-        return {"engine": "fake"}
+    def describe(self) -> EngineStatus:
+        return EngineStatus(profile="fake")
 
     async def aclose(self) -> None:
         self.calls["aclose"] += 1

@@ -291,7 +291,7 @@ def test_dns_discovery_turns_a_host_name_into_address_urls_that_serve(
             await engine.start()
             a, b = pairs["same"]
             result = await engine.verify(Photo(FIRST, a), Photo(SECOND, b), PhotoOptions())
-            return engine.workers, result.score
+            return engine.workers, result.verification_score
         finally:
             await engine.aclose()
 

@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from facegate.core import stages
 from facegate.core.errors import Code, ImageError
+from facegate.core.results import VerifyResult
 from facegate.settings import Settings
 from facegate.worker import wire
 from facegate.worker.interface import Photo, PhotoOptions
@@ -57,21 +58,20 @@ def call(client: TestClient, name: str, body: bytes) -> httpx2.Response:
 
 @pytest.mark.models
 @pytest.mark.data
-def test_verify_over_protobuf_gives_exactly_the_local_engine_score(
+def test_verify_over_the_wire_gives_exactly_the_local_engine_score(
     worker: TestClient, worker_app: FastAPI, lfw: Path
 ) -> None:
     first = Photo(FIRST, lfw_photo(lfw, "Colin_Powell", 1).read_bytes())
     second = Photo(SECOND, lfw_photo(lfw, "Colin_Powell", 2).read_bytes())
     r = call(worker, "verify", wire.pair_request(first, second, PhotoOptions()))
     assert r.status_code == 200
-    assert r.headers["content-type"] == wire.CONTENT_TYPE
-    remote = wire.parse_verify_result(r.content)
+    assert r.headers["content-type"] == wire.RESULT_CONTENT_TYPE
+    remote = wire.parse_result(VerifyResult, r.content)
     # The engine the worker serves, called directly: the same doubles, bit for bit.
     local = asyncio.run(worker_app.state.engine.inner.verify(first, second, PhotoOptions()))
     assert remote == local
-    assert remote.score.hex() == local.score.hex()
-    assert remote.similarity.hex() == local.similarity.hex()
-    assert remote.score > 0.7  # one person: a real comparison ran
+    assert remote.verification_score.hex() == local.verification_score.hex()
+    assert remote.verification_score > 0.7  # one person: a real comparison ran
     # The worker hands its stage timings to the API tier in Server-Timing.
     timed = {name for name, _ in stages.parse_server_timing(r.headers["server-timing"])}
     assert {"decode", "detect", "embed"} <= timed
@@ -229,7 +229,7 @@ def test_a_full_worker_answers_503_at_once_and_still_finishes_what_it_holds() ->
     assert waited < 1.0  # refused at once, not after the first call
     assert first_was_running
     assert first.status_code == 200
-    assert wire.parse_verify_result(first.content).score == 0.875
+    assert wire.parse_result(VerifyResult, first.content).verification_score == 0.875
     assert engine.calls["verify"] == 1  # the refused call never reached the engine
 
 
@@ -263,6 +263,6 @@ def test_with_a_queue_a_second_call_waits_for_the_handler_and_a_third_is_refused
         r = seen[name]
         assert isinstance(r, httpx.Response)
         assert r.status_code == 200, name
-        assert wire.parse_verify_result(r.content).score == 0.875
+        assert wire.parse_result(VerifyResult, r.content).verification_score == 0.875
     assert seen["depth after"] == 0.0
     assert engine.calls["verify"] == 2

@@ -3,11 +3,12 @@ keep their code, field and message, and nothing malformed gets through."""
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -24,15 +25,19 @@ from facegate.core.package import (
     Mode,
     PackageFrame,
 )
-from facegate.core.types import (
-    Box,
+from facegate.core.results import (
+    ActionSeen,
     FaceQuality,
+    FaceRects,
     LivenessOutcome,
+    LivenessStatus,
     MultiFaceResult,
     Occlusion,
     PackageVerifyResult,
     Pose,
     QualityResult,
+    Rect,
+    Result,
     SilentVerifyResult,
     VerifyResult,
 )
@@ -54,6 +59,7 @@ AWKWARD = [
     -2.5e-17,
     math.pi,
 ]
+R = TypeVar("R", bound=Result)
 ALL_OPTIONS = [PhotoOptions(a, q) for a in (False, True) for q in (False, True)]
 ALL_VIDEO_OPTIONS = [VideoOptions(i, f) for i in (False, True) for f in (False, True)]
 # Bytes that are not text: NULs, a JPEG marker, invalid UTF-8.
@@ -140,36 +146,64 @@ def test_package_verify_request_round_trips_the_whole_package() -> None:
 
 
 # --- results ----------------------------------------------------------------------------------
+# Carried as their models' JSON: every double makes the trip bit for bit.
 
 
-@given(score=st.floats(), similarity=st.floats())
-def test_verify_result_keeps_every_double_bit_for_bit(score: float, similarity: float) -> None:
-    parsed = wire.parse_verify_result(wire.verify_result(VerifyResult(score, similarity)))
-    assert same_bits(parsed.score, score)
-    assert same_bits(parsed.similarity, similarity)
+def trip(result: R) -> R:
+    return wire.parse_result(type(result), wire.result(result))
+
+
+@given(score=st.floats(0.0, 1.0), other=st.floats(allow_nan=False))
+def test_every_double_survives_bit_for_bit(score: float, other: float) -> None:
+    result = PackageVerifyResult(
+        verification_score=score,
+        liveness_score=other,
+        actions=(ActionSeen(kind="blink", level=-other),),
+        hack_score=other,
+    )
+    parsed = trip(result)
+    assert same_bits(parsed.verification_score, score)
+    assert same_bits(parsed.liveness_score, other)
+    assert same_bits(parsed.hack_score, other)
+    assert same_bits(parsed.actions[0].level, -other)
+
+
+def test_nan_stays_nan() -> None:
+    # Its payload bits do not survive JSON; no score is ever NaN, but a measure might be.
+    assert math.isnan(
+        trip(PackageVerifyResult(verification_score=0.5, liveness_score=math.nan)).liveness_score
+    )
 
 
 def test_awkward_scores_survive_exactly() -> None:
     for x in AWKWARD:
-        parsed = wire.parse_verify_result(wire.verify_result(VerifyResult(x, -x)))
-        assert same_bits(parsed.score, x)
-        assert same_bits(parsed.similarity, -x)
+        assert same_bits(trip(VerifyResult(verification_score=abs(x) % 1.0)).verification_score,
+                         abs(x) % 1.0)  # fmt: skip
+        parsed = trip(PackageVerifyResult(verification_score=0.5, liveness_score=x))
+        assert same_bits(parsed.liveness_score, x)
+
+
+def rects(*corners: tuple[int, int, int, int]) -> list[Rect]:
+    return [Rect.of(c) for c in corners]
 
 
 @pytest.mark.parametrize(
     "result",
     [
-        MultiFaceResult([], [], []),
         MultiFaceResult(
-            scores=[AWKWARD[:3], AWKWARD[3:6]],
-            first_rects=[Box(0.5, 1 / 3, 250.25, 249.999), Box(-1.0, -0.0, 5e-324, 1e300)],
-            second_rects=[Box(1.0, 2.0, 3.0, 4.0), Box(*AWKWARD[:4]), Box(*AWKWARD[4:])],
+            scores=[], face_rects=FaceRects(first_image_face_rects=[], second_image_face_rects=[])
         ),
-        MultiFaceResult([[0.5]], [Box(1, 2, 3, 4)], [Box(5, 6, 7, 8)]),
+        MultiFaceResult(
+            scores=[[1 / 3, 0.1 + 0.2, 5e-324], [math.nextafter(1.0, 0.0), -0.0, 0.5]],
+            face_rects=FaceRects(
+                first_image_face_rects=rects((0, 0, 250, 249), (-1, -2, 5, 10**6)),
+                second_image_face_rects=rects((1, 2, 3, 4), (5, 6, 7, 8), (9, 10, 11, 12)),
+            ),
+        ),
     ],
 )
 def test_multiface_result_round_trips(result: MultiFaceResult) -> None:
-    parsed = wire.parse_multiface_result(wire.multiface_result(result))
+    parsed = trip(result)
     assert parsed == result
     for row, parsed_row in zip(result.scores, parsed.scores, strict=True):
         assert [bits(s) for s in row] == [bits(s) for s in parsed_row]
@@ -177,7 +211,7 @@ def test_multiface_result_round_trips(result: MultiFaceResult) -> None:
 
 def face_quality(seed: float) -> FaceQuality:
     return FaceQuality(
-        rect=Box(seed, seed / 3, seed + 100.5, seed + 120.25),
+        rect=Rect.of((round(seed), round(seed / 3), round(seed + 100.5), round(seed + 120.25))),
         pose=Pose(yaw=-seed / 7, pitch=seed / 11, roll=-0.0),
         occlusion=Occlusion(left_eye=1 / 3, right_eye=0.1 + 0.2, nose=1.0, mouth=0.0, total=2 / 3),
         distance2center=seed / 13,
@@ -190,55 +224,82 @@ def face_quality(seed: float) -> FaceQuality:
 
 
 def test_quality_result_round_trips_every_field_of_every_face() -> None:
-    result = QualityResult([face_quality(1.0), face_quality(math.e)])
-    parsed = wire.parse_quality_result(wire.quality_result(result))
+    result = QualityResult(faces=[face_quality(1.0), face_quality(math.e)])
+    parsed = trip(result)
     assert parsed == result
     assert same_bits(parsed.faces[0].pose.roll, -0.0)
-    assert wire.parse_quality_result(wire.quality_result(QualityResult([]))) == QualityResult([])
+    assert same_bits(parsed.faces[1].size, math.e * 1e-3)
+    assert trip(QualityResult(faces=[])) == QualityResult(faces=[])
 
 
-@pytest.mark.parametrize(
-    "outcome",
-    [
-        # Absent stays absent (None), not 0.0 or b"".
-        LivenessOutcome(passed=False, score=0.25, status="hack"),
-        LivenessOutcome(False, 0.25, "hack", refused_by="replay", evidence=("pack", "edges")),
-        LivenessOutcome(passed=False, score=0.0, status="short_time"),
-        # Present stays present, even when its value is proto3's default.
-        LivenessOutcome(True, 1 / 3, "ok", image_timestamp=0.0, image_jpeg=b"", face_jpeg=b""),
-        LivenessOutcome(True, 0.9, "ok", image_timestamp=2.5, image_jpeg=BINARY),
-        LivenessOutcome(True, 0.9, "ok", face_jpeg=BINARY),
-        LivenessOutcome(True, 0.9, "ok", 1 / 7, BINARY, BINARY[::-1]),
-    ],
-)
-def test_liveness_outcome_round_trips_with_optional_fields_absent_or_present(
-    outcome: LivenessOutcome,
-) -> None:
-    parsed = wire.parse_liveness_result(wire.liveness_result(outcome))
-    assert parsed == outcome
-    assert same_bits(parsed.score, outcome.score)
-
-
-@pytest.mark.parametrize("score", [None, 0.0, 1 / 3])
-def test_silent_verify_result_tells_no_score_from_a_zero_score(score: float | None) -> None:
-    result = SilentVerifyResult(LivenessOutcome(True, 0.75, "ok", 1.0, b"jpeg", None), score)
-    assert wire.parse_silent_verify_result(wire.silent_verify_result(result)) == result
+def outcome(passed: bool, score: float, status: LivenessStatus, **more: Any) -> LivenessOutcome:
+    return LivenessOutcome(passed=passed, liveness_score=score, liveness_status=status, **more)
 
 
 @pytest.mark.parametrize(
     "result",
     [
-        PackageVerifyResult(1 / 3, 0.1 + 0.2, ()),
-        PackageVerifyResult(0.0, 1.0, (("blink", 1.25), ("turn_left", 1 / 3), ("blink", 2.0))),
+        # Absent stays absent (None), not 0.0 or b"".
+        outcome(False, 0.25, "hack"),
+        outcome(False, 0.25, "hack", refused_by="replay", evidence=("pack", "edges")),
+        outcome(False, 0.0, "short_time"),
+        # Present stays present, even when it is empty or zero.
+        outcome(True, 1 / 3, "ok", image_timestamp=0.0, image=b"", face_image=b""),
+        outcome(True, 0.9, "ok", image_timestamp=2.5, image=BINARY),
+        outcome(True, 0.9, "ok", face_image=BINARY),
+        outcome(True, 0.9, "ok", image_timestamp=1 / 7, image=BINARY, face_image=BINARY[::-1]),
+    ],
+)
+def test_liveness_outcome_round_trips_with_optional_fields_absent_or_present(
+    result: LivenessOutcome,
+) -> None:
+    parsed = trip(result)
+    assert parsed == result
+    assert same_bits(parsed.liveness_score, result.liveness_score)
+
+
+@pytest.mark.parametrize("score", [None, 0.0, 1 / 3])
+def test_silent_verify_result_tells_no_score_from_a_zero_score(score: float | None) -> None:
+    live = outcome(True, 0.75, "ok", image_timestamp=1.0, image=b"jpeg")
+    result = SilentVerifyResult(**dict(live), verification_score=score)
+    assert trip(result) == result
+    assert trip(result).liveness == live
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        PackageVerifyResult(verification_score=1 / 3, liveness_score=0.1 + 0.2),
         PackageVerifyResult(
-            0.5, 0.1, (), 0.9, "looks like a print", refused_by="print", evidence=("black",)
+            verification_score=0.0,
+            liveness_score=1.0,
+            actions=(
+                ActionSeen(kind="blink", level=1.25),
+                ActionSeen(kind="turn_left", level=1 / 3),
+                ActionSeen(kind="blink", level=2.0),
+            ),
+        ),
+        PackageVerifyResult(
+            verification_score=0.5,
+            liveness_score=0.1,
+            hack_score=0.9,
+            attack="looks like a print",
+            refused_by="print",
+            evidence=("black",),
         ),
     ],
 )
 def test_package_verify_result_round_trips(result: PackageVerifyResult) -> None:
-    parsed = wire.parse_package_verify_result(wire.package_verify_result(result))
+    parsed = trip(result)
     assert parsed == result
     assert same_bits(parsed.verification_score, result.verification_score)
+
+
+def test_a_result_a_worker_could_not_have_computed_is_a_wire_error() -> None:
+    with pytest.raises(wire.WireError, match="not a valid VerifyResult"):
+        wire.parse_result(VerifyResult, b'{"verification_score": 1.5}')
+    with pytest.raises(wire.WireError, match="not a valid QualityResult"):
+        wire.parse_result(QualityResult, b'{"faces": [], "extra": 1}')
 
 
 # --- failures ---------------------------------------------------------------------------------
@@ -294,12 +355,17 @@ PARSERS: list[Callable[[bytes], Any]] = [
     wire.parse_silent_liveness_request,
     wire.parse_silent_verify_request,
     wire.parse_package_verify_request,
-    wire.parse_verify_result,
-    wire.parse_multiface_result,
-    wire.parse_quality_result,
-    wire.parse_liveness_result,
-    wire.parse_silent_verify_result,
-    wire.parse_package_verify_result,
+    *(
+        functools.partial(wire.parse_result, cls)
+        for cls in (
+            VerifyResult,
+            MultiFaceResult,
+            QualityResult,
+            LivenessOutcome,
+            SilentVerifyResult,
+            PackageVerifyResult,
+        )
+    ),
     wire.parse_error,
     wire.raise_facegate_error,
 ]
@@ -311,7 +377,7 @@ GARBAGE = [
 ]
 
 
-@pytest.mark.parametrize("parse", PARSERS, ids=lambda p: p.__name__)
+@pytest.mark.parametrize("parse", PARSERS, ids=lambda p: getattr(p, "__name__", repr(p)))
 @pytest.mark.parametrize("body", GARBAGE)
 def test_a_garbage_body_raises_wire_error(parse: Callable[[bytes], Any], body: bytes) -> None:
     with pytest.raises(wire.WireError, match="not a valid"):

@@ -1,17 +1,22 @@
-"""The bodies the API answers with, as pydantic models: the OpenAPI document's response schemas
+"""The bodies the API answers with: the OpenAPI document's response schemas
 (``/facegate/v1/openapi.json``), each with an example, and what the API tests validate every
 answer against (``extra="forbid"``: a field the code sends and the schema lacks fails them).
 
-The routes build their bodies field by field in the manual's order; these models describe them.
+The results' bodies are declared with the results themselves (:mod:`facegate.core.results`),
+and :func:`answer` writes them; the errors', the health check's and the cloud's are here.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from fastapi import Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from facegate.cloud.errors import Status
+from facegate.core.results import CloudVerification, Result, public
+from facegate.ops.context import request_id_of
 
 RequestId = Field(
     description="32 hex digits; also in the X-Request-Id header and in every log line",
@@ -23,6 +28,13 @@ Score = Field(
     le=1.0,
     description="Calibrated: a threshold t in 0.4 … 0.9 accepts 10^-(10t-3) of impostors",
 )
+
+
+def answer(request: Request, result: Result, *, omit: frozenset[str] = frozenset()) -> JSONResponse:
+    """A SenseID success: ``code``, the fields of the result its body shows, ``request_id``."""
+    return JSONResponse(
+        {"code": 1000, **public(result, omit=omit), "request_id": request_id_of(request)}
+    )
 
 
 class Body(BaseModel):
@@ -49,154 +61,9 @@ class ErrorBody(Body):
     request_id: str = RequestId
 
 
-class VerifyBody(Body):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "code": 1000,
-                    "verification_score": 0.936477,
-                    "request_id": "02655635e6704d1396085de380ccb48b",
-                }
-            ]
-        }
-    )
-    code: Literal[1000]
-    verification_score: float = Score
-    request_id: str = RequestId
-
-
-class FaceRects(Body):
-    first_image_face_rects: list[list[int]] = Field(description="[left, top, right, bottom]")
-    second_image_face_rects: list[list[int]]
-
-
-class MultifaceBody(Body):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "code": 1000,
-                    "scores": [[0.912345, 0.201234]],
-                    "face_rects": {
-                        "first_image_face_rects": [[120, 80, 260, 250]],
-                        "second_image_face_rects": [[40, 60, 150, 200], [300, 70, 400, 210]],
-                    },
-                    "request_id": "02655635e6704d1396085de380ccb48b",
-                }
-            ]
-        }
-    )
-    code: Literal[1000]
-    scores: list[list[float]] = Field(description="scores[i][j]: face i of the first photo "
-                                      "against face j of the second, each calibrated")  # fmt: skip
-    face_rects: FaceRects
-    request_id: str = RequestId
-
-
-class Rect(Body):
-    left: int
-    top: int
-    right: int
-    bottom: int
-
-
-class PoseBody(Body):
-    yaw: float
-    pitch: float
-    roll: float
-
-
-class OcclusionBody(Body):
-    left_eye: float
-    right_eye: float
-    nose: float
-    mouth: float
-    total: float
-
-
-class FaceQualityBody(Body):
-    rect: Rect
-    pose: PoseBody
-    occlusion: OcclusionBody
-    distance2center: float
-    size: float
-    brightness: float
-    sharpness: float
-    mouth_open: float
-    integrity: float
-
-
-class QualityBody(Body):
-    code: Literal[1000]
-    faces: list[FaceQualityBody]
-    request_id: str = RequestId
-
-
-class LivenessBody(Body):
-    """``liveness_status`` only with ``return_status=true``; the images only when asked for and
-    when the check passed."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "code": 1000,
-                    "passed": True,
-                    "liveness_score": 0.812345,
-                    "liveness_status": "ok",
-                    "request_id": "02655635e6704d1396085de380ccb48b",
-                }
-            ]
-        }
-    )
-    code: Literal[1000]
-    passed: bool
-    liveness_score: float = Field(ge=0.0, le=1.0)
-    liveness_status: Literal["ok", "hack", "short_time"] | None = None
-    image_timestamp: float | None = Field(None, description="seconds into the video")
-    base64_image: str | None = Field(None, description="the selected frame, JPEG")
-    base64_face_image: str | None = Field(None, description="its face with a 30 % margin, JPEG")
-    request_id: str = RequestId
-
-
-class SilentVerifyBody(LivenessBody):
-    """As the silent liveness body; ``verification_score`` only when the liveness check passed."""
-
-    verification_score: float | None = Field(
-        None, ge=0.0, le=1.0, description="Calibrated, as the photo endpoints' score"
-    )
-
-
 class HealthBody(Body):
     code: Literal[1000]
     status: Literal["ok"]
-
-
-class CloudBody(Body):
-    """The cloud API's success (seed 003); ``hack_score`` > 0.5 means the package looks like an
-    attack (an answer, not an error: the caller decides)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "request_id": "TID8bf4a6b2c1d04e5f9a7b3c2d1e0f4a5b",
-                    "status": "OK",
-                    "hack_score": 0.21,
-                    "verify_score": 0.936477,
-                    "liveness_data_id": "5c0e0a9e3f2b4c1d8e7f6a5b4c3d2e1f",
-                    "image_id": "a81d6f0e2c3b4a5f9e8d7c6b5a4f3e2d",
-                }
-            ]
-        }
-    )
-    request_id: str = Field(pattern="^TID[0-9a-f]{32}$")
-    status: Literal["OK"]
-    hack_score: float = Field(ge=0.0, le=1.0)
-    verify_score: float = Score
-    liveness_data_id: str
-    image_id: str
 
 
 class CloudErrorBody(Body):
@@ -244,7 +111,9 @@ _CLOUD_ERRORS = {
 
 
 def cloud_responses() -> dict[int | str, dict[str, Any]]:
-    out: dict[int | str, dict[str, Any]] = {200: {"model": CloudBody, "description": "success"}}
+    out: dict[int | str, dict[str, Any]] = {
+        200: {"model": CloudVerification, "description": "success"}
+    }
     for status, about in _CLOUD_ERRORS.items():
         out[status] = {"model": CloudErrorBody, "description": about}
     return out

@@ -32,7 +32,7 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
@@ -44,6 +44,7 @@ from facegate.cloud.limits import RateLimiter, build_rate_limiter
 from facegate.cloud.selfie import MAX_SELFIE_BYTES, check_selfie
 from facegate.core.errors import Code, FacegateError, UnavailableError
 from facegate.core.package import OpenedPackage
+from facegate.core.results import CloudResult
 from facegate.proto.codec import open_fresh_package
 from facegate.settings import Settings
 from facegate.store.blobs import BlobCorruptError, BlobKind, BlobNotFoundError, BlobStore
@@ -185,8 +186,8 @@ class CloudService:
             self._stores.db.dispose()
 
     # --- one request --------------------------------------------------------------------------
-    async def handle(self, request: Request) -> dict[str, Any]:
-        """The answer's fields but ``request_id``; every failure raises ``CloudError``."""
+    async def handle(self, request: Request) -> CloudResult:
+        """The answer but its ``request_id``; every failure raises ``CloudError``."""
         form = await read_cloud_form(request, self.max_body_bytes)
         stores = await self.stores()
         address = request.client.host if request.client else "unknown"
@@ -256,7 +257,7 @@ class CloudService:
         selfie_field: str,
         liveness_field: str,
         auto_rotate: bool,
-    ) -> dict[str, Any]:
+    ) -> CloudResult:
         selfie, package_input = await _both(
             self._load(stores, key, form, selfie_field, "selfie"),
             self._load(stores, key, form, liveness_field, "liveness"),
@@ -283,13 +284,12 @@ class CloudService:
         liveness_id = package_input.stored_id or await asyncio.to_thread(
             stores.blobs.put, key.id, "liveness", package_input.data
         )
-        return {
-            "status": Status.OK.value,
-            "hack_score": round(float(result.hack_score), 6),
-            "verify_score": round(float(result.verification_score), 6),
-            "liveness_data_id": liveness_id,
-            "image_id": image_id,
-        }
+        return CloudResult(
+            hack_score=result.hack_score,
+            verify_score=result.verification_score,
+            liveness_data_id=liveness_id,
+            image_id=image_id,
+        )
 
     def _open_package(self, source: _Input) -> OpenedPackage:
         try:

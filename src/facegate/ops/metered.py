@@ -7,10 +7,10 @@ a model swap) shows in these histograms long before anyone reads a false-accept 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from facegate.core.package import LivenessPackage
-from facegate.core.types import (
+from facegate.core.results import (
+    EngineStatus,
     LivenessOutcome,
     MultiFaceResult,
     PackageVerifyResult,
@@ -55,7 +55,7 @@ class MeteredEngine:
 
     async def verify(self, first: Photo, second: Photo, options: PhotoOptions) -> VerifyResult:
         result = await self.inner.verify(first, second, options)
-        self._m.verification_score.labels("verify").observe(result.score)
+        self._m.verification_score.labels("verify").observe(result.verification_score)
         return result
 
     async def multiface(
@@ -73,7 +73,11 @@ class MeteredEngine:
     async def silent_liveness(self, video: Video, options: VideoOptions) -> LivenessOutcome:
         result = await self.inner.silent_liveness(video, options)
         self._liveness(
-            "silent_liveness", result.score, result.passed, result.refused_by, result.evidence
+            "silent_liveness",
+            result.liveness_score,
+            result.passed,
+            result.refused_by,
+            result.evidence,
         )
         return result
 
@@ -81,8 +85,13 @@ class MeteredEngine:
         self, video: Video, photo: Photo, photo_options: PhotoOptions, options: VideoOptions
     ) -> SilentVerifyResult:
         result = await self.inner.silent_verify(video, photo, photo_options, options)
-        live = result.liveness
-        self._liveness("silent_verify", live.score, live.passed, live.refused_by, live.evidence)
+        self._liveness(
+            "silent_verify",
+            result.liveness_score,
+            result.passed,
+            result.refused_by,
+            result.evidence,
+        )
         if result.verification_score is not None:
             self._m.verification_score.labels("silent_verify").observe(result.verification_score)
         return result
@@ -107,7 +116,7 @@ class MeteredEngine:
     def ready(self) -> bool:
         return self.inner.ready()
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> EngineStatus:
         return self.inner.describe()
 
     async def aclose(self) -> None:

@@ -12,8 +12,9 @@
         print(result.verification_score, result.request_id)
 
 Photos and videos are encrypted as the server expects (AES-256-GCM, base64; manual §2) before
-they leave the process. Every method returns a frozen dataclass carrying the ``request_id``;
-every failure raises one of the exceptions of :mod:`facegate.sdk.errors`.
+they leave the process. Every method returns the frozen model of the endpoint's body, as the
+server declares it (:mod:`facegate.core.results`), carrying the ``request_id``; every failure
+raises one of the exceptions of :mod:`facegate.sdk.errors`.
 
 For tests, pass any httpx-compatible client as ``http`` (``fastapi.testclient.TestClient(app)``,
 ``httpx.Client(transport=httpx.MockTransport(handler))``).
@@ -21,8 +22,6 @@ For tests, pass any httpx-compatible client as ``http`` (``fastapi.testclient.Te
 
 from __future__ import annotations
 
-import base64
-import binascii
 import email.utils
 import json
 import os
@@ -31,14 +30,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 import httpx
 
 from facegate.core.crypto import IV_LENGTH, Cipher
-
-# The manual's pose and occlusion fields are the server's own types.
-from facegate.core.types import Occlusion, Pose
+from facegate.core.results import (
+    Body,
+    FaceQuality,
+    MultifaceVerification,
+    Occlusion,
+    Pose,
+    QualityReport,
+    Rect,
+    SilentLiveness,
+    SilentVerification,
+    ValidationError,
+    Verification,
+)
 from facegate.sdk.errors import (
     ConnectError,
     ProtocolError,
@@ -80,6 +89,8 @@ else:
     _DECODING += (httpx2.DecodingError,)
     _OTHER += (httpx2.HTTPError,)
 
+_B = TypeVar("_B", bound=Body)
+
 Source = bytes | str | os.PathLike[str]
 """A photo, video or liveness package: its bytes, or the path of a file holding them."""
 
@@ -114,96 +125,8 @@ class HTTPClient(Protocol):
 
 
 # ---------------------------------------------------------------------------------------------
-# Results
+# Results: the server's own declarations (facegate.core.results), validated strictly
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Rect:
-    """A face box in pixels of the photo as sent; the origin is its top-left corner."""
-
-    left: int
-    top: int
-    right: int
-    bottom: int
-
-
-@dataclass(frozen=True, slots=True)
-class FaceQuality:
-    """One face of :meth:`FacegateClient.quality` (manual 2.1); scores as the manual defines."""
-
-    rect: Rect
-    pose: Pose
-    occlusion: Occlusion
-    distance2center: float
-    size: float
-    brightness: float
-    sharpness: float
-    mouth_open: float
-    integrity: float
-
-
-@dataclass(frozen=True, slots=True)
-class Verification:
-    """Manual 1.1 and 1.3: ``verification_score`` in [0, 1]; the manual recommends > 0.7."""
-
-    verification_score: float
-    request_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class MultifaceVerification:
-    """Manual 1.2: ``scores[i][j]`` compares face i of the first photo with face j of the second.
-
-    The face rects are in the same order as the rows (first photo) and columns (second photo).
-    """
-
-    scores: tuple[tuple[float, ...], ...]
-    first_image_face_rects: tuple[Rect, ...]
-    second_image_face_rects: tuple[Rect, ...]
-    request_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class SilentLiveness:
-    """Manual 3.1. Optional fields are None unless asked for (and, for images, passed).
-
-    ``image`` and ``face_image`` are the decoded JPEG bytes of ``base64_image`` and
-    ``base64_face_image``; ``liveness_status`` is ``"ok"``, ``"hack"`` or ``"short_time"``.
-    """
-
-    passed: bool
-    liveness_score: float
-    request_id: str
-    liveness_status: str | None = None
-    image_timestamp: float | None = None
-    image: bytes | None = None
-    face_image: bytes | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SilentVerification:
-    """Manual 1.4: silent liveness of the video, and its face compared with the photo.
-
-    ``verification_score`` is None when the liveness check did not pass.
-    """
-
-    passed: bool
-    liveness_score: float
-    request_id: str
-    verification_score: float | None = None
-    liveness_status: str | None = None
-    image_timestamp: float | None = None
-    image: bytes | None = None
-    face_image: bytes | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class QualityReport:
-    """Manual 2.1: one entry per face found in the photo."""
-
-    faces: tuple[FaceQuality, ...]
-    request_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +215,8 @@ class FacegateClient:
         check_quality: bool = False,
     ) -> Verification:
         """Compare the largest face of two photos (manual 1.1)."""
-        body = self._post(
+        return self._post(
+            Verification,
             VERIFY_PATH,
             {
                 "first_encrypted_image": self._encrypt(first),
@@ -301,28 +225,19 @@ class FacegateClient:
                 "check_quality": _flag(check_quality),
             },
         )
-        return Verification(_float(body, "verification_score"), _request_id(body))
 
     def multiface_verify(
         self, first: Source, second: Source, *, auto_rotate: bool = False
     ) -> MultifaceVerification:
         """Compare every face of one photo with every face of the other (manual 1.2)."""
-        body = self._post(
+        return self._post(
+            MultifaceVerification,
             MULTIFACE_PATH,
             {
                 "first_encrypted_image": self._encrypt(first),
                 "second_encrypted_image": self._encrypt(second),
                 "auto_rotate": _flag(auto_rotate),
             },
-        )
-        rows = _list(body, "scores")
-        scores = tuple(tuple(_number(v, "scores") for v in _as_list(row, "scores")) for row in rows)
-        rects = _dict(body, "face_rects")
-        return MultifaceVerification(
-            scores=scores,
-            first_image_face_rects=_rect_list(rects, "first_image_face_rects"),
-            second_image_face_rects=_rect_list(rects, "second_image_face_rects"),
-            request_id=_request_id(body),
         )
 
     def liveness_verify(
@@ -338,7 +253,8 @@ class FacegateClient:
         The package is sent as it is, as the multipart file part ``liveness_file``: it is
         already encrypted by the SDK that made it.
         """
-        body = self._post(
+        return self._post(
+            Verification,
             LIVENESS_VERIFY_PATH,
             {
                 "encrypted_image": self._encrypt(photo),
@@ -349,7 +265,6 @@ class FacegateClient:
                 "liveness_file": ("liveness_file", _read(liveness_file), "application/octet-stream")
             },
         )
-        return Verification(_float(body, "verification_score"), _request_id(body))
 
     def silent_verify(
         self,
@@ -363,7 +278,8 @@ class FacegateClient:
         check_quality: bool = False,
     ) -> SilentVerification:
         """Silent liveness on a video, then its face compared with a photo (manual 1.4)."""
-        body = self._post(
+        return self._post(
+            SilentVerification,
             SILENT_VERIFY_PATH,
             {
                 "encrypted_image": self._encrypt(photo),
@@ -372,9 +288,6 @@ class FacegateClient:
                 **_liveness_flags(return_status, return_image, return_face_image),
             },
             files=self._video_part(video),
-        )
-        return SilentVerification(
-            verification_score=_opt_float(body, "verification_score"), **_liveness_fields(body)
         )
 
     def silent_liveness(
@@ -386,18 +299,16 @@ class FacegateClient:
         return_face_image: bool = False,
     ) -> SilentLiveness:
         """Is the person in the video a live human (manual 3.1)?"""
-        body = self._post(
+        return self._post(
+            SilentLiveness,
             SILENT_LIVENESS_PATH,
             _liveness_flags(return_status, return_image, return_face_image),
             files=self._video_part(video),
         )
-        return SilentLiveness(**_liveness_fields(body))
 
     def quality(self, photo: Source) -> QualityReport:
         """Quality of every face in the photo (manual 2.1)."""
-        body = self._post(QUALITY_PATH, {"encrypted_image": self._encrypt(photo)})
-        faces = tuple(_face_quality(_as_dict(f, "faces")) for f in _list(body, "faces"))
-        return QualityReport(faces, _request_id(body))
+        return self._post(QualityReport, QUALITY_PATH, {"encrypted_image": self._encrypt(photo)})
 
     def health(self) -> Health:
         """``GET /healthcheck``: ``status`` is ``"ok"`` when the server is up.
@@ -421,13 +332,25 @@ class FacegateClient:
 
     def _post(
         self,
+        answer: type[_B],
         path: str,
         data: Mapping[str, str],
         *,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
-    ) -> dict[str, Any]:
+    ) -> _B:
         url = self._base_url + path
-        return _body(self._send(lambda: self._http.post(url, data=data, files=files)))
+        response = self._send(lambda: self._http.post(url, data=data, files=files))
+        _body(response)  # raises the error of a failure
+        try:
+            return answer.model_validate_json(response.content, strict=True)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            raise ProtocolError(
+                f"the answer's {where!r} does not match {answer.__name__}: {first['msg']}",
+                http_status=response.status_code,
+                body=response.content,
+            ) from None
 
     @staticmethod
     def _send(call: Callable[[], HTTPResponse]) -> HTTPResponse:
@@ -518,53 +441,12 @@ def _liveness_flags(status: bool, image: bool, face_image: bool) -> dict[str, st
     }
 
 
-def _liveness_fields(body: dict[str, Any]) -> dict[str, Any]:
-    """The fields 3.1 and 1.4 answer alike (1.4 adds ``verification_score``)."""
-    return {
-        "passed": _bool(body, "passed"),
-        "liveness_score": _float(body, "liveness_score"),
-        "request_id": _request_id(body),
-        "liveness_status": _opt_str(body, "liveness_status"),
-        "image_timestamp": _opt_float(body, "image_timestamp"),
-        "image": _opt_image(body, "base64_image"),
-        "face_image": _opt_image(body, "base64_face_image"),
-    }
-
-
 def _protocol(message: str, status: int, content: bytes) -> ProtocolError:
     return ProtocolError(message, http_status=status, body=content)
 
 
 def _missing(name: str, expected: str) -> ProtocolError:
     return ProtocolError(f"the answer's {name!r} is missing or not {expected}")
-
-
-def _number(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _missing(name, "a number")
-    return float(value)
-
-
-def _float(body: Mapping[str, Any], name: str) -> float:
-    return _number(body.get(name), name)
-
-
-def _opt_float(body: Mapping[str, Any], name: str) -> float | None:
-    return None if body.get(name) is None else _float(body, name)
-
-
-def _int(body: Mapping[str, Any], name: str) -> int:
-    value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _missing(name, "an integer")
-    return value
-
-
-def _bool(body: Mapping[str, Any], name: str) -> bool:
-    value = body.get(name)
-    if not isinstance(value, bool):
-        raise _missing(name, "a boolean")
-    return value
 
 
 def _str(body: Mapping[str, Any], name: str) -> str:
@@ -576,75 +458,6 @@ def _str(body: Mapping[str, Any], name: str) -> str:
 
 def _opt_str(body: Mapping[str, Any], name: str) -> str | None:
     return None if body.get(name) is None else _str(body, name)
-
-
-def _request_id(body: Mapping[str, Any]) -> str:
-    return _str(body, "request_id")
-
-
-def _as_list(value: object, name: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise _missing(name, "a list")
-    return value
-
-
-def _list(body: Mapping[str, Any], name: str) -> list[Any]:
-    return _as_list(body.get(name), name)
-
-
-def _as_dict(value: object, name: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _missing(name, "an object")
-    return value
-
-
-def _dict(body: Mapping[str, Any], name: str) -> dict[str, Any]:
-    return _as_dict(body.get(name), name)
-
-
-def _opt_image(body: Mapping[str, Any], name: str) -> bytes | None:
-    text = _opt_str(body, name)
-    if text is None:
-        return None
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ProtocolError(f"the answer's {name!r} is not base64") from exc
-
-
-def _rect_list(rects: Mapping[str, Any], name: str) -> tuple[Rect, ...]:
-    out = []
-    for item in _list(rects, name):
-        values = _as_list(item, name)
-        if len(values) != 4 or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in values
-        ):
-            raise _missing(name, "a list of [left, top, right, bottom] integers")
-        out.append(Rect(*values))
-    return tuple(out)
-
-
-def _face_quality(face: Mapping[str, Any]) -> FaceQuality:
-    rect = _dict(face, "rect")
-    pose = _dict(face, "pose")
-    occ = _dict(face, "occlusion")
-    return FaceQuality(
-        rect=Rect(_int(rect, "left"), _int(rect, "top"), _int(rect, "right"), _int(rect, "bottom")),
-        pose=Pose(_float(pose, "yaw"), _float(pose, "pitch"), _float(pose, "roll")),
-        occlusion=Occlusion(
-            _float(occ, "left_eye"),
-            _float(occ, "right_eye"),
-            _float(occ, "nose"),
-            _float(occ, "mouth"),
-            _float(occ, "total"),
-        ),
-        distance2center=_float(face, "distance2center"),
-        size=_float(face, "size"),
-        brightness=_float(face, "brightness"),
-        sharpness=_float(face, "sharpness"),
-        mouth_open=_float(face, "mouth_open"),
-        integrity=_float(face, "integrity"),
-    )
 
 
 # ---------------------------------------------------------------------------------------------

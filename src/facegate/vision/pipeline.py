@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 from facegate.core.errors import Code, ImageError
-from facegate.core.types import Box, Face, FaceQuality, FloatArray, ImageArray, Occlusion
+from facegate.core.results import FaceQuality, Occlusion, Rect
+from facegate.core.types import Box, Face, FloatArray, ImageArray
 from facegate.vision.align import align_face, alignment_matrix, warp_to_template
 from facegate.vision.detectors.yunet import YuNetDetector
 from facegate.vision.embedders import Embedder
@@ -192,7 +193,7 @@ class FacePipeline:
         aligned = warp_to_template(pixels, matrix)
         size, integrity = measures.size_and_integrity(measures.face_region(matrix), w, h)
         return FaceQuality(
-            rect=face.box,
+            rect=Rect.of(face.box.as_ints()),
             pose=measures.head_pose(points, w, h),
             occlusion=self._occlusion.estimate_aligned(aligned),
             distance2center=measures.distance_to_center(face, w, h),

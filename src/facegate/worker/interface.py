@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from facegate.core.package import LivenessPackage
-from facegate.core.types import (
+from facegate.core.results import (
+    EngineStatus,
     LivenessOutcome,
     MultiFaceResult,
     PackageVerifyResult,
@@ -81,7 +82,7 @@ class InferenceEngine(Protocol):
         """Whether a request sent now could be served (the readiness probe)."""
         ...
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> EngineStatus:
         """Models, profile and calibration in use, for status endpoints and logs."""
         ...
 

@@ -21,19 +21,21 @@ from facegate.core.errors import Code, FacegateError, ImageError
 from facegate.core.limits import ImageLimits, VideoLimits
 from facegate.core.media import decode_image
 from facegate.core.package import LivenessPackage
-from facegate.core.stages import stage
-from facegate.core.types import (
-    Box,
-    Face,
-    FloatArray,
-    ImageArray,
+from facegate.core.results import (
+    ActionSeen,
+    EngineStatus,
+    FaceRects,
+    LivenessModel,
     LivenessOutcome,
     MultiFaceResult,
     PackageVerifyResult,
     QualityResult,
+    Rect,
     SilentVerifyResult,
     VerifyResult,
 )
+from facegate.core.stages import stage
+from facegate.core.types import Box, Face, FloatArray, ImageArray
 from facegate.core.video import decode_video
 from facegate.vision._perthread import run_on_each_thread
 from facegate.vision.liveness.analyzer import (
@@ -175,7 +177,7 @@ class LocalEngine:
             first, second, options, largest_only=True, corrupt=Code.INVALID_IMAGE_TYPE
         )
         sim = self._pipeline.similarity(a.templates[0], b.templates[0])
-        return VerifyResult(score=self._pipeline.score(sim), similarity=sim)
+        return VerifyResult(verification_score=self._pipeline.score(sim))
 
     async def multiface(
         self, first: Photo, second: Photo, options: PhotoOptions
@@ -188,11 +190,11 @@ class LocalEngine:
             [self._pipeline.score(self._pipeline.similarity(ta, tb)) for tb in b.templates]
             for ta in a.templates
         ]
-        return MultiFaceResult(
-            scores=scores,
-            first_rects=[a.oriented.box_in_original(f.box) for f in a.faces],
-            second_rects=[b.oriented.box_in_original(f.box) for f in b.faces],
+        rects = FaceRects(
+            first_image_face_rects=[_rect(a.oriented, f) for f in a.faces],
+            second_image_face_rects=[_rect(b.oriented, f) for f in b.faces],
         )
+        return MultiFaceResult(scores=scores, face_rects=rects)
 
     async def quality(self, photo: Photo) -> QualityResult:
         result: QualityResult = await self._run(self._quality_sync, photo)
@@ -210,7 +212,7 @@ class LocalEngine:
             raise ImageError(Code.DETECTION_FAILED, "no face was detected", photo.field)
         faces = self._listed_faces(oriented)
         with stage("quality"):
-            return QualityResult([self._pipeline.quality(oriented.pixels, f) for f in faces])
+            return QualityResult(faces=[self._pipeline.quality(oriented.pixels, f) for f in faces])
 
     async def _both(
         self,
@@ -284,7 +286,7 @@ class LocalEngine:
             score = self._score(
                 await self._run(self._embed_selected, sel.pixels, sel.face), photo_r
             )
-        return SilentVerifyResult(_outcome(live_r, options), score)
+        return SilentVerifyResult(**dict(_outcome(live_r, options)), verification_score=score)
 
     async def package_verify(
         self, package: LivenessPackage, photo: Photo, photo_options: PhotoOptions
@@ -297,38 +299,39 @@ class LocalEngine:
         # The check embedded the selected face already (for its same-person test).
         score = self._score(check_r.template, photo_r)
         return PackageVerifyResult(
-            score,
-            check_r.liveness_score,
-            check_r.actions,
+            verification_score=score,
+            liveness_score=check_r.liveness_score,
+            actions=tuple(ActionSeen(kind=k, level=v) for k, v in check_r.actions),
             hack_score=check_r.hack_score,
             attack=check_r.attack,
             refused_by=check_r.refused_by,
             evidence=check_r.evidence,
         )
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> EngineStatus:
         p = self._pipeline
-        out: dict[str, Any] = {
-            "profile": p.profile.name,
-            "models": {mid: p.manifest.models[mid].sha256 for mid in p.profile.model_ids},
-            "embedding_contract": p.calibration.contract,
-            "calibration": p.calibration.calibration.meta,
-        }
+        liveness: LivenessModel | None = None
         if self._liveness is not None:
             fusion = self._liveness.video_fusion
-            out["liveness"] = {
-                "fusion": fusion.name,
-                "threshold": self._liveness.threshold,
-                "pack": self._liveness.pack is not None,
+            liveness = LivenessModel(
+                fusion=fusion.name,
+                threshold=self._liveness.threshold,
+                pack=self._liveness.pack is not None,
                 # What the fit predicted for people and cameras it never saw, and where that
                 # falls short of its targets (empty: it meets them).
-                "predicted": {
+                predicted={
                     k: fusion.info.get("nested", {}).get(k)
                     for k in ("bpcer", "worst_source_bpcer", "apcer_by_type")
                 },
-                "shortfalls": list(fusion.info.get("shortfalls", [])),
-            }
-        return out
+                shortfalls=tuple(fusion.info.get("shortfalls", [])),
+            )
+        return EngineStatus(
+            profile=p.profile.name,
+            models={mid: p.manifest.models[mid].sha256 for mid in p.profile.model_ids},
+            embedding_contract=p.calibration.contract,
+            calibration=p.calibration.calibration.meta,
+            liveness=liveness,
+        )
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -355,16 +358,20 @@ def _outcome(result: LivenessResult, options: VideoOptions) -> LivenessOutcome:
     sel = result.selected if result.passed else None
     return LivenessOutcome(
         passed=result.passed,
-        score=result.score,
-        status=result.status,
+        liveness_score=result.score,
+        liveness_status=result.status,
         image_timestamp=sel.timestamp if sel is not None and options.return_image else None,
-        image_jpeg=_jpeg(sel.pixels) if sel is not None and options.return_image else None,
-        face_jpeg=(
+        image=_jpeg(sel.pixels) if sel is not None and options.return_image else None,
+        face_image=(
             _jpeg(face_crop(sel)) if sel is not None and options.return_face_image else None
         ),
         refused_by=result.refused_by,
         evidence=result.evidence,
     )
+
+
+def _rect(oriented: Oriented, face: Face) -> Rect:
+    return Rect.of(oriented.box_in_original(face.box).as_ints())
 
 
 def _reading_order(oriented: Oriented) -> Any:

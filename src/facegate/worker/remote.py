@@ -22,9 +22,8 @@ import logging
 import math
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,13 +31,16 @@ import httpx
 from facegate.core import stages
 from facegate.core.errors import UnavailableError
 from facegate.core.package import LivenessPackage
-from facegate.core.types import (
+from facegate.core.results import (
+    EngineStatus,
     LivenessOutcome,
     MultiFaceResult,
     PackageVerifyResult,
     QualityResult,
+    Result,
     SilentVerifyResult,
     VerifyResult,
+    WorkerState,
 )
 from facegate.ops.logs import request_id_var
 from facegate.ops.metrics import Metrics
@@ -47,7 +49,7 @@ from facegate.worker.interface import Photo, PhotoOptions, Video, VideoOptions
 
 log = logging.getLogger("facegate.remote")
 
-_R = TypeVar("_R")
+_R = TypeVar("_R", bound=Result)
 Failure = Literal["connect", "disconnect", "timeout", "busy"]
 
 
@@ -192,7 +194,7 @@ class RemoteEngine:
         rotated = candidates[start:] + candidates[:start]
         return min(rotated, key=lambda w: w.in_flight)
 
-    async def _call(self, name: str, body: bytes, parse: Callable[[bytes], _R]) -> _R:
+    async def _call(self, name: str, body: bytes, result: type[_R]) -> _R:
         if self._loop_task is None:
             await self.start()
         tried: set[str] = set()
@@ -211,7 +213,7 @@ class RemoteEngine:
             outcome = await self._post(worker, name, body)
             if isinstance(outcome, httpx.Response):
                 if outcome.status_code == 200:
-                    return parse(outcome.content)
+                    return wire.parse_result(result, outcome.content)
                 if outcome.status_code == 422:
                     wire.raise_facegate_error(outcome.content)
                 raise RuntimeError(
@@ -276,40 +278,40 @@ class RemoteEngine:
     # --- the protocol -----------------------------------------------------------------------
     async def verify(self, first: Photo, second: Photo, options: PhotoOptions) -> VerifyResult:
         body = wire.pair_request(first, second, options)
-        return await self._call("verify", body, wire.parse_verify_result)
+        return await self._call("verify", body, VerifyResult)
 
     async def multiface(
         self, first: Photo, second: Photo, options: PhotoOptions
     ) -> MultiFaceResult:
         body = wire.pair_request(first, second, options)
-        return await self._call("multiface", body, wire.parse_multiface_result)
+        return await self._call("multiface", body, MultiFaceResult)
 
     async def quality(self, photo: Photo) -> QualityResult:
-        return await self._call("quality", wire.quality_request(photo), wire.parse_quality_result)
+        return await self._call("quality", wire.quality_request(photo), QualityResult)
 
     async def silent_liveness(self, video: Video, options: VideoOptions) -> LivenessOutcome:
         body = wire.silent_liveness_request(video, options)
-        return await self._call("silent_liveness", body, wire.parse_liveness_result)
+        return await self._call("silent_liveness", body, LivenessOutcome)
 
     async def silent_verify(
         self, video: Video, photo: Photo, photo_options: PhotoOptions, options: VideoOptions
     ) -> SilentVerifyResult:
         body = wire.silent_verify_request(video, photo, photo_options, options)
-        return await self._call("silent_verify", body, wire.parse_silent_verify_result)
+        return await self._call("silent_verify", body, SilentVerifyResult)
 
     async def package_verify(
         self, package: LivenessPackage, photo: Photo, photo_options: PhotoOptions
     ) -> PackageVerifyResult:
         body = wire.package_verify_request(package, photo, photo_options)
-        return await self._call("package_verify", body, wire.parse_package_verify_result)
+        return await self._call("package_verify", body, PackageVerifyResult)
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "workers": [
-                {"url": w.url, "healthy": w.healthy, "in_flight": w.in_flight}
+    def describe(self) -> EngineStatus:
+        return EngineStatus(
+            workers=tuple(
+                WorkerState(url=w.url, healthy=w.healthy, in_flight=w.in_flight)
                 for w in self._workers.values()
-            ]
-        }
+            )
+        )
 
     async def aclose(self) -> None:
         if self._loop_task is not None:

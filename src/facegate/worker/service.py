@@ -1,6 +1,7 @@
 """``create_worker_app(settings)``: the inference worker (``facegate worker``, port 50050).
 
-It serves the pipeline to the API tier over HTTP with protobuf bodies (``worker.proto``): one
+It serves the pipeline to the API tier over HTTP (requests in protobuf, ``worker.proto``; results
+as their models' JSON, :mod:`facegate.core.results`): one
 ``POST /v1/<call>`` per engine method. ``HANDLERS`` requests compute at once; up to
 ``worker_queue`` more wait for a handler; beyond that a request is answered 503 at once, before
 its body is read, so a burst costs neither unbounded memory nor a timeout at the caller, which
@@ -21,6 +22,7 @@ from fastapi.responses import JSONResponse
 
 from facegate import __version__
 from facegate.core.errors import FacegateError, UnavailableError
+from facegate.core.results import Result
 from facegate.ops import probes
 from facegate.ops.context import RequestContextMiddleware, request_id_of
 from facegate.ops.metered import MeteredEngine
@@ -70,8 +72,7 @@ class Admission:
 @dataclass(frozen=True, slots=True)
 class Call:
     parse: Callable[[bytes], tuple[Any, ...]]
-    run: Callable[..., Awaitable[Any]]  # (engine, *parsed) -> result
-    encode: Callable[[Any], bytes]
+    run: Callable[..., Awaitable[Result]]  # (engine, *parsed) -> result
 
 
 def _one(parse: Callable[[bytes], Any]) -> Callable[[bytes], tuple[Any, ...]]:
@@ -79,31 +80,15 @@ def _one(parse: Callable[[bytes], Any]) -> Callable[[bytes], tuple[Any, ...]]:
 
 
 CALLS: dict[str, Call] = {
-    "verify": Call(
-        wire.parse_pair_request, lambda e, *a: e.verify(*a), wire.verify_result
-    ),
-    "multiface": Call(
-        wire.parse_pair_request, lambda e, *a: e.multiface(*a), wire.multiface_result
-    ),
-    "quality": Call(
-        _one(wire.parse_quality_request), lambda e, *a: e.quality(*a), wire.quality_result
-    ),
+    "verify": Call(wire.parse_pair_request, lambda e, *a: e.verify(*a)),
+    "multiface": Call(wire.parse_pair_request, lambda e, *a: e.multiface(*a)),
+    "quality": Call(_one(wire.parse_quality_request), lambda e, *a: e.quality(*a)),
     "silent_liveness": Call(
-        wire.parse_silent_liveness_request,
-        lambda e, *a: e.silent_liveness(*a),
-        wire.liveness_result,
+        wire.parse_silent_liveness_request, lambda e, *a: e.silent_liveness(*a)
     ),
-    "silent_verify": Call(
-        wire.parse_silent_verify_request,
-        lambda e, *a: e.silent_verify(*a),
-        wire.silent_verify_result,
-    ),
-    "package_verify": Call(
-        wire.parse_package_verify_request,
-        lambda e, *a: e.package_verify(*a),
-        wire.package_verify_result,
-    ),
-}  # fmt: skip
+    "silent_verify": Call(wire.parse_silent_verify_request, lambda e, *a: e.silent_verify(*a)),
+    "package_verify": Call(wire.parse_package_verify_request, lambda e, *a: e.package_verify(*a)),
+}
 
 
 def _protobuf(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -175,7 +160,7 @@ def create_worker_app(
             except FacegateError as exc:
                 request.state.code = int(exc.code)
                 return _protobuf(wire.facegate_error(exc), 422)
-        return _protobuf(spec.encode(result))
+        return Response(wire.result(result), media_type=wire.RESULT_CONTENT_TYPE)
 
     @app.exception_handler(UnavailableError)
     async def busy(request: Request, exc: Exception) -> Response:

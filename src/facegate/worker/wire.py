@@ -1,8 +1,9 @@
-"""The worker protocol's messages (``proto/facegate/v1/worker.proto``) and the typed values the
-engine works with: the only module that touches the worker's protobuf types.
+"""The worker protocol: requests and failures as the messages of
+``proto/facegate/v1/worker.proto`` (the only module that touches the worker's protobuf types),
+results as the JSON of their models in :mod:`facegate.core.results`.
 
-Floats travel as doubles, so a score computed on a worker is bit-for-bit the one the same engine
-computes in-process.
+Floats travel exactly (doubles in protobuf, shortest round-trip decimals in JSON), so a score
+computed on a worker is bit-for-bit the one the same engine computes in-process.
 """
 
 from __future__ import annotations
@@ -13,18 +14,7 @@ from google.protobuf.message import Message
 
 from facegate.core.errors import Code, FacegateError, ImageError
 from facegate.core.package import LivenessPackage
-from facegate.core.types import (
-    Box,
-    FaceQuality,
-    LivenessOutcome,
-    MultiFaceResult,
-    Occlusion,
-    PackageVerifyResult,
-    Pose,
-    QualityResult,
-    SilentVerifyResult,
-    VerifyResult,
-)
+from facegate.core.results import Result, ValidationError, from_wire, to_wire
 from facegate.proto.codec import parse_package, serialize_package
 from facegate.proto.facegate.v1 import worker_pb2 as pb
 from facegate.worker.interface import Photo, PhotoOptions, Video, VideoOptions
@@ -32,6 +22,7 @@ from facegate.worker.interface import Photo, PhotoOptions, Video, VideoOptions
 CONTENT_TYPE = "application/x-protobuf"
 
 _M = TypeVar("_M", bound=Message)
+_R = TypeVar("_R", bound=Result)
 
 # --- inputs -----------------------------------------------------------------------------------
 
@@ -134,169 +125,23 @@ def parse_package_verify_request(body: bytes) -> tuple[LivenessPackage, Photo, P
     return package, _photo_of(m.photo), _photo_options_of(m.photo_options)
 
 
-# --- results ----------------------------------------------------------------------------------
+# --- results ---------------------------------------------------------------------------------
+# Carried as the result model's own JSON (facegate.core.results), so a field added to a result
+# crosses the wire without a change here. JSON floats are written in their shortest round-trip
+# form, so a score is bit-for-bit the one the worker computed.
+
+RESULT_CONTENT_TYPE = "application/json"
 
 
-def _box(b: Box) -> pb.Box:
-    return pb.Box(left=b.left, top=b.top, right=b.right, bottom=b.bottom)
+def result(r: Result) -> bytes:
+    return to_wire(r)
 
 
-def _box_of(m: pb.Box) -> Box:
-    return Box(m.left, m.top, m.right, m.bottom)
-
-
-def verify_result(r: VerifyResult) -> bytes:
-    return pb.VerifyResult(score=r.score, similarity=r.similarity).SerializeToString()
-
-
-def parse_verify_result(body: bytes) -> VerifyResult:
-    m = _parse(pb.VerifyResult(), body)
-    return VerifyResult(score=m.score, similarity=m.similarity)
-
-
-def multiface_result(r: MultiFaceResult) -> bytes:
-    m = pb.MultiFaceResult(
-        rows=[pb.ScoreRow(scores=row) for row in r.scores],
-        first_rects=[_box(b) for b in r.first_rects],
-        second_rects=[_box(b) for b in r.second_rects],
-    )
-    return m.SerializeToString()
-
-
-def parse_multiface_result(body: bytes) -> MultiFaceResult:
-    m = _parse(pb.MultiFaceResult(), body)
-    return MultiFaceResult(
-        scores=[list(row.scores) for row in m.rows],
-        first_rects=[_box_of(b) for b in m.first_rects],
-        second_rects=[_box_of(b) for b in m.second_rects],
-    )
-
-
-def quality_result(r: QualityResult) -> bytes:
-    faces = [
-        pb.FaceQuality(
-            rect=_box(f.rect),
-            pose=pb.Pose(yaw=f.pose.yaw, pitch=f.pose.pitch, roll=f.pose.roll),
-            occlusion=pb.Occlusion(
-                left_eye=f.occlusion.left_eye,
-                right_eye=f.occlusion.right_eye,
-                nose=f.occlusion.nose,
-                mouth=f.occlusion.mouth,
-                total=f.occlusion.total,
-            ),
-            distance2center=f.distance2center,
-            size=f.size,
-            brightness=f.brightness,
-            sharpness=f.sharpness,
-            mouth_open=f.mouth_open,
-            integrity=f.integrity,
-        )
-        for f in r.faces
-    ]
-    return pb.QualityResult(faces=faces).SerializeToString()
-
-
-def parse_quality_result(body: bytes) -> QualityResult:
-    m = _parse(pb.QualityResult(), body)
-    return QualityResult(
-        [
-            FaceQuality(
-                rect=_box_of(f.rect),
-                pose=Pose(f.pose.yaw, f.pose.pitch, f.pose.roll),
-                occlusion=Occlusion(
-                    f.occlusion.left_eye,
-                    f.occlusion.right_eye,
-                    f.occlusion.nose,
-                    f.occlusion.mouth,
-                    f.occlusion.total,
-                ),
-                distance2center=f.distance2center,
-                size=f.size,
-                brightness=f.brightness,
-                sharpness=f.sharpness,
-                mouth_open=f.mouth_open,
-                integrity=f.integrity,
-            )
-            for f in m.faces
-        ]
-    )
-
-
-def _outcome(o: LivenessOutcome) -> pb.LivenessOutcome:
-    m = pb.LivenessOutcome(
-        passed=o.passed,
-        score=o.score,
-        status=o.status,
-        refused_by=o.refused_by,
-        evidence=o.evidence,
-    )
-    if o.image_timestamp is not None:
-        m.image_timestamp = o.image_timestamp
-    if o.image_jpeg is not None:
-        m.image_jpeg = o.image_jpeg
-    if o.face_jpeg is not None:
-        m.face_jpeg = o.face_jpeg
-    return m
-
-
-def _outcome_of(m: pb.LivenessOutcome) -> LivenessOutcome:
-    return LivenessOutcome(
-        passed=m.passed,
-        score=m.score,
-        status=m.status,
-        image_timestamp=m.image_timestamp if m.HasField("image_timestamp") else None,
-        image_jpeg=m.image_jpeg if m.HasField("image_jpeg") else None,
-        face_jpeg=m.face_jpeg if m.HasField("face_jpeg") else None,
-        refused_by=m.refused_by,
-        evidence=tuple(m.evidence),
-    )
-
-
-def liveness_result(o: LivenessOutcome) -> bytes:
-    return _outcome(o).SerializeToString()
-
-
-def parse_liveness_result(body: bytes) -> LivenessOutcome:
-    return _outcome_of(_parse(pb.LivenessOutcome(), body))
-
-
-def silent_verify_result(r: SilentVerifyResult) -> bytes:
-    m = pb.SilentVerifyResult(liveness=_outcome(r.liveness))
-    if r.verification_score is not None:
-        m.verification_score = r.verification_score
-    return m.SerializeToString()
-
-
-def parse_silent_verify_result(body: bytes) -> SilentVerifyResult:
-    m = _parse(pb.SilentVerifyResult(), body)
-    score = m.verification_score if m.HasField("verification_score") else None
-    return SilentVerifyResult(_outcome_of(m.liveness), score)
-
-
-def package_verify_result(r: PackageVerifyResult) -> bytes:
-    m = pb.PackageVerifyResult(
-        verification_score=r.verification_score,
-        liveness_score=r.liveness_score,
-        actions=[pb.ActionSeen(kind=k, level=v) for k, v in r.actions],
-        attack=r.attack,
-        hack_score=r.hack_score,
-        refused_by=r.refused_by,
-        evidence=r.evidence,
-    )
-    return m.SerializeToString()
-
-
-def parse_package_verify_result(body: bytes) -> PackageVerifyResult:
-    m = _parse(pb.PackageVerifyResult(), body)
-    return PackageVerifyResult(
-        m.verification_score,
-        m.liveness_score,
-        tuple((a.kind, a.level) for a in m.actions),
-        hack_score=m.hack_score,
-        attack=m.attack,
-        refused_by=m.refused_by,
-        evidence=tuple(m.evidence),
-    )
+def parse_result(cls: type[_R], body: bytes) -> _R:
+    try:
+        return from_wire(cls, body)
+    except ValidationError as exc:
+        raise WireError(f"not a valid {cls.__name__}: {exc}") from None
 
 
 # --- failures ---------------------------------------------------------------------------------

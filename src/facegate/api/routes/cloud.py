@@ -9,6 +9,7 @@ from facegate.api.errors import cloud_error_response
 from facegate.api.schemas import cloud_responses
 from facegate.cloud.errors import CLOUD_PATH, Status, cloud_request_id
 from facegate.cloud.service import CloudService, as_cloud_error
+from facegate.core.results import public
 from facegate.ops.context import request_id_of
 
 router = APIRouter()
@@ -70,4 +71,4 @@ async def liveness_selfie_verification(request: Request) -> JSONResponse:
     except Exception as exc:  # every failure is answered in the cloud API's own envelope
         return cloud_error_response(request, as_cloud_error(exc))
     request.state.code = Status.OK.value
-    return JSONResponse({"request_id": cloud_request_id(request_id_of(request)), **body})
+    return JSONResponse({"request_id": cloud_request_id(request_id_of(request)), **public(body)})

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from facegate import __version__
 from facegate.api.deps import EngineDep
 from facegate.api.schemas import HealthBody
+from facegate.core.results import StatusDocument, public
 from facegate.ops.context import request_id_of
 
 router = APIRouter()
@@ -19,9 +20,10 @@ async def healthcheck() -> JSONResponse:
     return JSONResponse({"code": 1000, "status": "ok"})
 
 
-@router.get("/facegate/v1/status")
+@router.get(
+    "/facegate/v1/status", responses={200: {"model": StatusDocument, "description": "status"}}
+)
 async def status(request: Request, engine: EngineDep) -> JSONResponse:
     """Which models, profile and calibration answer here (not part of the SenseID API)."""
-    return JSONResponse(
-        {"version": __version__, "request_id": request_id_of(request), **engine.describe()}
-    )
+    head = {"version": __version__, "request_id": request_id_of(request)}
+    return JSONResponse({**head, **public(engine.describe())})

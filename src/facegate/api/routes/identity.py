@@ -9,12 +9,11 @@ from fastapi.responses import JSONResponse
 
 from facegate.api.deps import CipherDep, EngineDep, SettingsDep
 from facegate.api.forms import Form, FormSpec, Param
-from facegate.api.routes.liveness import VIDEO_PARAMS, liveness_fields, read_video
-from facegate.api.schemas import MultifaceBody, SilentVerifyBody, VerifyBody, responses
+from facegate.api.routes.liveness import VIDEO_PARAMS, read_video
+from facegate.api.schemas import answer, responses
 from facegate.core.crypto import Cipher
 from facegate.core.errors import Code, FacegateError
-from facegate.core.types import Box
-from facegate.ops.context import request_id_of
+from facegate.core.results import MultifaceVerification, SilentVerification, Verification
 from facegate.proto.codec import open_fresh_package
 from facegate.store.replay import ReplayGuard
 from facegate.worker.interface import Photo, PhotoOptions
@@ -50,14 +49,6 @@ PACKAGE_VERIFY = FormSpec(
 )
 
 
-def _score(value: float) -> float:
-    return round(float(value), 6)
-
-
-def _rect(box: Box) -> list[int]:
-    return list(box.as_ints())
-
-
 async def _photos(form: Form, cipher: Cipher) -> tuple[Photo, Photo]:
     return (
         Photo(FIRST, await form.encrypted(FIRST, cipher)),
@@ -66,7 +57,9 @@ async def _photos(form: Form, cipher: Cipher) -> tuple[Photo, Photo]:
 
 
 @router.post(
-    "/image_verification/stateless", openapi_extra=VERIFY.openapi(), responses=responses(VerifyBody)
+    "/image_verification/stateless",
+    openapi_extra=VERIFY.openapi(),
+    responses=responses(Verification),
 )
 async def image_verification(
     request: Request, form: Annotated[Form, Depends(VERIFY)], cipher: CipherDep, engine: EngineDep
@@ -75,20 +68,13 @@ async def image_verification(
     options = PhotoOptions(
         auto_rotate=form.flag("auto_rotate"), check_quality=form.flag("check_quality")
     )
-    result = await engine.verify(first, second, options)
-    return JSONResponse(
-        {
-            "code": 1000,
-            "verification_score": _score(result.score),
-            "request_id": request_id_of(request),
-        }
-    )
+    return answer(request, await engine.verify(first, second, options))
 
 
 @router.post(
     "/multiface_image_omni_verification/stateless",
     openapi_extra=MULTIFACE.openapi(),
-    responses=responses(MultifaceBody),
+    responses=responses(MultifaceVerification),
 )
 async def multiface_verification(
     request: Request,
@@ -97,26 +83,14 @@ async def multiface_verification(
     engine: EngineDep,
 ) -> JSONResponse:
     first, second = await _photos(form, cipher)
-    result = await engine.multiface(
-        first, second, PhotoOptions(auto_rotate=form.flag("auto_rotate"))
-    )
-    return JSONResponse(
-        {
-            "code": 1000,
-            "scores": [[_score(s) for s in row] for row in result.scores],
-            "face_rects": {
-                "first_image_face_rects": [_rect(b) for b in result.first_rects],
-                "second_image_face_rects": [_rect(b) for b in result.second_rects],
-            },
-            "request_id": request_id_of(request),
-        }
-    )
+    options = PhotoOptions(auto_rotate=form.flag("auto_rotate"))
+    return answer(request, await engine.multiface(first, second, options))
 
 
 @router.post(
     "/silent_image_verification/stateless",
     openapi_extra=SILENT_VERIFY.openapi(),
-    responses=responses(SilentVerifyBody),
+    responses=responses(SilentVerification),
 )
 async def silent_image_verification(
     request: Request,
@@ -124,26 +98,19 @@ async def silent_image_verification(
     cipher: CipherDep,
     engine: EngineDep,
 ) -> JSONResponse:
-    video, options, return_status = await read_video(form, cipher)
+    video, options, omit = await read_video(form, cipher)
     photo = Photo(IMAGE, await form.encrypted(IMAGE, cipher))
     photo_options = PhotoOptions(
         auto_rotate=form.flag("auto_rotate"), check_quality=form.flag("check_quality")
     )
     result = await engine.silent_verify(video, photo, photo_options, options)
-    extra = (
-        {"verification_score": _score(result.verification_score)}
-        if result.verification_score is not None
-        else {}
-    )
-    body = liveness_fields(result.liveness, return_status, extra)
-    body["request_id"] = request_id_of(request)
-    return JSONResponse(body)
+    return answer(request, result, omit=omit)
 
 
 @router.post(
     "/liveness_image_verification/stateless",
     openapi_extra=PACKAGE_VERIFY.openapi(),
-    responses=responses(VerifyBody),
+    responses=responses(Verification),
 )
 async def liveness_image_verification(
     request: Request,
@@ -169,10 +136,4 @@ async def liveness_image_verification(
     result = await engine.package_verify(opened.package, photo, photo_options)
     if not result.passed:
         raise FacegateError(Code.CORRUPTED_LIVENESS_DATA, result.attack)
-    return JSONResponse(
-        {
-            "code": 1000,
-            "verification_score": _score(result.verification_score),
-            "request_id": request_id_of(request),
-        }
-    )
+    return answer(request, result)

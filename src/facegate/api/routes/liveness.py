@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from facegate.api.deps import CipherDep, EngineDep
 from facegate.api.forms import Form, FormSpec, Param
-from facegate.api.schemas import LivenessBody, responses
+from facegate.api.schemas import answer, responses
 from facegate.core.crypto import Cipher
-from facegate.core.types import LivenessOutcome
-from facegate.ops.context import request_id_of
+from facegate.core.results import SilentLiveness
 from facegate.worker.interface import Video, VideoOptions
 
 router = APIRouter(prefix="/liveness")
@@ -31,43 +29,23 @@ VIDEO_PARAMS = (
 SILENT = FormSpec(VIDEO_PARAMS)
 
 
-async def read_video(form: Form, cipher: Cipher) -> tuple[Video, VideoOptions, bool]:
-    """The video, what to return with it, and ``return_status``."""
+async def read_video(form: Form, cipher: Cipher) -> tuple[Video, VideoOptions, frozenset[str]]:
+    """The video, what to return with it, and the fields to leave out of the answer."""
     video = Video(VIDEO, await form.encrypted(VIDEO, cipher))
     options = VideoOptions(
         return_image=form.flag("return_image"), return_face_image=form.flag("return_face_image")
     )
-    return video, options, form.flag("return_status")
-
-
-def liveness_fields(
-    outcome: LivenessOutcome, return_status: bool, extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The manual's field order: passed, liveness_score, liveness_status, [extra], images."""
-    body: dict[str, Any] = {
-        "code": 1000,
-        "passed": outcome.passed,
-        "liveness_score": round(float(outcome.score), 6),
-    }
-    if return_status:
-        body["liveness_status"] = outcome.status
-    body.update(extra or {})
-    if outcome.image_jpeg is not None and outcome.image_timestamp is not None:
-        body["image_timestamp"] = round(float(outcome.image_timestamp), 3)
-        body["base64_image"] = base64.b64encode(outcome.image_jpeg).decode("ascii")
-    if outcome.face_jpeg is not None:
-        body["base64_face_image"] = base64.b64encode(outcome.face_jpeg).decode("ascii")
-    return body
+    omit = frozenset() if form.flag("return_status") else frozenset({"liveness_status"})
+    return video, options, omit
 
 
 @router.post(
-    "/silent_detection/stateless", openapi_extra=SILENT.openapi(), responses=responses(LivenessBody)
+    "/silent_detection/stateless",
+    openapi_extra=SILENT.openapi(),
+    responses=responses(SilentLiveness),
 )
 async def silent_detection(
     request: Request, form: Annotated[Form, Depends(SILENT)], cipher: CipherDep, engine: EngineDep
 ) -> JSONResponse:
-    video, options, return_status = await read_video(form, cipher)
-    outcome = await engine.silent_liveness(video, options)
-    body = liveness_fields(outcome, return_status)
-    body["request_id"] = request_id_of(request)
-    return JSONResponse(body)
+    video, options, omit = await read_video(form, cipher)
+    return answer(request, await engine.silent_liveness(video, options), omit=omit)

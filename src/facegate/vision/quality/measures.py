@@ -27,7 +27,8 @@ import math
 import cv2
 import numpy as np
 
-from facegate.core.types import Box, Face, FloatArray, ImageArray, Pose
+from facegate.core.results import Pose
+from facegate.core.types import Box, Face, FloatArray, ImageArray
 
 SHARPNESS_HALF = 60.0
 MOUTH_OPEN_FULL = 0.6
@@ -123,7 +124,7 @@ def head_pose(points68: FloatArray, width: int, height: int) -> Pose:
         model, image_points, camera, None, rvec0, tvec0, True, cv2.SOLVEPNP_ITERATIVE
     )
     if not ok:
-        return Pose(0.0, 0.0, _roll_from_eyes(points68))
+        return Pose(yaw=0.0, pitch=0.0, roll=_roll_from_eyes(points68))
     rot, _ = cv2.Rodrigues(rvec)
     # Euler angles (x: pitch, y: yaw, z: roll) of the head in camera coordinates.
     sy = math.hypot(rot[0, 0], rot[1, 0])

@@ -44,7 +44,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from facegate.core.types import FloatArray, ImageArray, Occlusion
+from facegate.core.results import Occlusion
+from facegate.core.types import FloatArray, ImageArray
 
 F64 = npt.NDArray[np.float64]
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from facegate import SERVER_MISSING, server_installed
+
 
 def _settings(**overrides: object) -> object:
     from facegate.settings import Settings
@@ -227,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if not server_installed():
+        print(f"facegate: {SERVER_MISSING}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     if args.command in ("keys", "data"):
         from facegate.settings import Settings

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from facegate.core.crypto import Cipher
-from tests.conftest import lfw_photo
+from tests.conftest import jpeg_bytes, lfw_photo
 
 pytestmark = [pytest.mark.models]
 
@@ -161,3 +162,82 @@ def test_java_client_written_from_the_manual(server: str, lfw: Path, tmp_path: P
     assert silent_verify["verification_score"] < 0.5  # Colin Powell is not in the video
     assert len(quality["faces"]) == 1
     assert "occlusion" in quality["faces"][0]
+
+
+# The client alone: `pip install facegate` into a fresh virtual environment, then a real call.
+CLIENT_SCRIPT = """
+import importlib.util, json, sys
+from facegate.sdk import FacegateClient, NoFaceDetected
+
+url, key, iv, first, second, blank = sys.argv[1:]
+with FacegateClient(url, key=key, iv=iv) as fg:
+    verified = fg.verify(first, second)
+    quality = fg.quality(first)
+    try:
+        fg.verify(first, blank)
+        refused = None
+    except NoFaceDetected as exc:
+        refused = [type(exc).__name__, exc.code, exc.request_id]
+heavy = ("dlib", "onnxruntime", "av", "psycopg", "sqlalchemy", "alembic", "cv2", "numpy",
+         "fastapi", "uvicorn")
+print(json.dumps({
+    "installable": [m for m in heavy if importlib.util.find_spec(m) is not None],
+    "loaded": sorted({m.split(".")[0] for m in sys.modules} & set(heavy)),
+    "score": verified.verification_score,
+    "request_id": verified.request_id,
+    "faces": len(quality.faces),
+    "yaw": quality.faces[0].pose.yaw,
+    "refused": refused,
+}))
+"""
+
+
+def copy_project(to: Path) -> Path:
+    """What a source distribution holds, without this checkout's build leftovers."""
+    root = Path(__file__).resolve().parents[2]
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
+    shutil.copytree(root / "src", to / "src", ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(root / name, to / name)
+    return to
+
+
+@pytest.mark.data
+def test_the_client_installs_alone_and_calls_the_server(
+    server: str, lfw: Path, tmp_path: Path
+) -> None:
+    project = copy_project(tmp_path / "project")
+    venv = tmp_path / "client"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    python = venv / "bin" / "python"
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    blank = tmp_path / "blank.jpg"
+    blank.write_bytes(jpeg_bytes(np.full((240, 320, 3), 127, np.uint8)))
+    a, b = lfw_photo(lfw, "Colin_Powell", 1), lfw_photo(lfw, "Colin_Powell", 2)
+    key, iv = "dcbbad6765e14139a07d34b92292a672", "df25d188a061"
+    run = subprocess.run(
+        [str(python), "-c", CLIENT_SCRIPT, server, key, iv, str(a), str(b), str(blank)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,  # not the checkout: the installed package, not ./src
+    )
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["installable"] == []  # none of the server's stack came with the client
+    assert out["loaded"] == []
+    assert out["score"] > 0.7
+    assert len(out["request_id"]) == 32
+    assert out["faces"] == 1
+    assert isinstance(out["yaw"], float)
+    assert out["refused"][:2] == ["NoFaceDetected", 4000]
+    # The service's commands say what to install rather than fail on an import.
+    cli = subprocess.run([str(venv / "bin" / "facegate"), "serve"], capture_output=True, text=True)
+    assert cli.returncode == 2
+    assert "pip install 'facegate[server]'" in cli.stderr

@@ -20,12 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from facegate import SERVER_MISSING, server_installed
 from facegate.core.package import ActionKind, FrameRole, LivenessPackage, Mode
-from facegate.settings import MANUAL_DEFAULT_KEY
 
 
 def _key(args: argparse.Namespace) -> str:
     # The server's own default (the manual's sample key, refused in production).
+    from facegate.settings import MANUAL_DEFAULT_KEY
+
     key: str = args.key or os.environ.get("PARAM_DECRYPT_KEY") or MANUAL_DEFAULT_KEY
     return key
 
@@ -203,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if not server_installed():
+        print(f"facegate-sdk: {SERVER_MISSING}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     code: int = args.func(args)
     return code

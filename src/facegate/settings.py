@@ -17,12 +17,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from facegate.core.crypto import IV_LENGTH, KEY_LENGTH
 from facegate.core.limits import ImageLimits, VideoLimits
+from facegate.core.package import ActionKind
 
 # The manual's published defaults: fine for a trial, refused in production (see below).
 MANUAL_DEFAULT_KEY = "dcbbad6765e14139a07d34b92292a672"
 MANUAL_DEFAULT_IV = "df25d188a061"
 
-MiB = 1024 * 1024
+KiB = 1024
+MiB = 1024 * KiB
 
 
 def physical_cores() -> int:
@@ -193,6 +195,20 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(3, ge=0, le=10)
     """Redirects followed when fetching a URL input (each one checked like the first URL)."""
 
+    # --- browser capture sessions --------------------------------------------------------------
+    session_capture_seconds: float = Field(3.0, ge=2.0, le=10.0)
+    """How long a silent session films (the lead-in of an interactive one is 1 s)."""
+    session_prompt_seconds: float = Field(2.5, ge=1.0, le=10.0)
+    """The time given to perform each prompted action, from the prompt."""
+    session_max_frame_bytes: int = Field(256 * KiB, ge=8 * KiB, le=4 * MiB)
+    """The largest JPEG frame a session's stream accepts."""
+    session_max_fps: float = Field(15.0, ge=5.0, le=30.0)
+    """Frames per second a stream may send, at most (8 to 15 is what the web SDK sends)."""
+    session_idle_seconds: float = Field(10.0, gt=0.0, le=120.0)
+    """A stream that sends nothing for this long fails (the connection was lost)."""
+    session_fixed_actions: Annotated[list[ActionKind], NoDecode] | None = None
+    """Tests only: the prompts of interactive sessions in this order instead of at random."""
+
     # --- operations ---------------------------------------------------------------------------
     log_format: Literal["json", "text"] = "json"
     """One JSON object per line (with the request id), or text for a terminal."""
@@ -218,7 +234,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("worker_urls", "fetch_allow", mode="before")
+    @field_validator("worker_urls", "fetch_allow", "session_fixed_actions", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
         if isinstance(value, str):

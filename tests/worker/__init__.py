@@ -27,6 +27,7 @@ from facegate.core.results import (
     FaceRects,
     LivenessOutcome,
     MultiFaceResult,
+    PackageLivenessResult,
     PackageVerifyResult,
     QualityResult,
     SilentVerifyResult,
@@ -153,6 +154,10 @@ class FakeEngine:
     ) -> PackageVerifyResult:
         self.calls["package_verify"] += 1
         return PackageVerifyResult(verification_score=self.score, liveness_score=self.score)
+
+    async def package_liveness(self, package: LivenessPackage) -> PackageLivenessResult:
+        self.calls["package_liveness"] += 1
+        return PackageLivenessResult(liveness_score=self.score, selected=0)
 
     async def start(self) -> None:
         self.calls["start"] += 1

@@ -33,6 +33,7 @@ from facegate.core.results import (
     LivenessStatus,
     MultiFaceResult,
     Occlusion,
+    PackageLivenessResult,
     PackageVerifyResult,
     Pose,
     QualityResult,
@@ -135,6 +136,11 @@ def test_silent_verify_request_round_trips(
     video, photo = Video("encrypted_video", BINARY), Photo("encrypted_image", BINARY[::-1])
     body = wire.silent_verify_request(video, photo, photo_options, options)
     assert wire.parse_silent_verify_request(body) == (video, photo, photo_options, options)
+
+
+def test_package_liveness_request_round_trips_the_whole_package() -> None:
+    package = a_package()
+    assert wire.parse_package_liveness_request(wire.package_liveness_request(package)) == package
 
 
 def test_package_verify_request_round_trips_the_whole_package() -> None:
@@ -355,6 +361,7 @@ PARSERS: list[Callable[[bytes], Any]] = [
     wire.parse_silent_liveness_request,
     wire.parse_silent_verify_request,
     wire.parse_package_verify_request,
+    wire.parse_package_liveness_request,
     *(
         functools.partial(wire.parse_result, cls)
         for cls in (
@@ -364,6 +371,7 @@ PARSERS: list[Callable[[bytes], Any]] = [
             LivenessOutcome,
             SilentVerifyResult,
             PackageVerifyResult,
+            PackageLivenessResult,
         )
     ),
     wire.parse_error,

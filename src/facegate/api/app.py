@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -14,9 +15,10 @@ from fastapi.staticfiles import StaticFiles
 
 from facegate import __version__
 from facegate.api.errors import cloud_refusal_body, install_error_handlers
-from facegate.api.routes import cloud, health, identity, liveness, quality
+from facegate.api.routes import cloud, health, identity, liveness, quality, sessions
 from facegate.cloud.errors import CLOUD_PATH
 from facegate.cloud.service import CloudService
+from facegate.cloud.sessions import SessionService
 from facegate.compose import build_engine
 from facegate.core.crypto import Cipher
 from facegate.ops import probes
@@ -89,7 +91,10 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
     refusal_bodies: dict[str, RefusalBody] = {}
     if cloud_service is not None:
         app.state.cloud = cloud_service
+        app.state.sessions = SessionService(settings, cloud_service, metered, sealing_key)
         app.include_router(cloud.router)
+        app.include_router(sessions.router)
+        _document_basic_auth(app)
         body_limits[CLOUD_PATH] = cloud_service.max_body_bytes
         refusal_bodies[CLOUD_PATH] = cloud_refusal_body
     if settings.api_docs if settings.api_docs is not None else settings.environment != "production":
@@ -103,6 +108,19 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
         refusal_bodies=refusal_bodies,
     )
     return app
+
+
+def _document_basic_auth(app: FastAPI) -> None:
+    """The sessions API's HTTP Basic scheme (api_id:api_secret), named by its routes."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["basic"] = {"type": "http", "scheme": "basic"}
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _serve_reference(app: FastAPI) -> None:

@@ -31,7 +31,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from sqlalchemy.exc import OperationalError
@@ -52,6 +52,7 @@ from facegate.store.cli import build_blob_store
 from facegate.store.db import Database
 from facegate.store.keys import AccessDeniedError, KeyInfo, KeyStore
 from facegate.store.replay import ReplayGuard
+from facegate.store.sessions import SessionStore
 from facegate.worker.interface import InferenceEngine, Photo, PhotoOptions
 
 log = logging.getLogger("facegate.cloud")
@@ -82,10 +83,11 @@ class _Input:
 
 
 @dataclass(frozen=True, slots=True)
-class _Stores:
+class Stores:
     db: Database
     keys: KeyStore
     blobs: BlobStore
+    sessions: SessionStore
 
 
 def as_cloud_error(exc: BaseException) -> CloudError:
@@ -141,12 +143,12 @@ class CloudService:
         }
         # The selfie, the package and the form around them.
         self.max_body_bytes = MAX_SELFIE_BYTES + settings.max_package_bytes + 1024 * 1024
-        self._stores: _Stores | None = None
+        self._stores: Stores | None = None
         self._opening = asyncio.Lock()
         self._housekeeping: asyncio.Task[None] | None = None
 
     # --- life cycle -------------------------------------------------------------------------
-    async def stores(self) -> _Stores:
+    async def stores(self) -> Stores:
         """The database and blob store, opened (and migrated) on first use, so a deployment
         that never serves the cloud API never creates them."""
         if self._stores is None:
@@ -156,11 +158,12 @@ class CloudService:
                     self._housekeeping = asyncio.create_task(self._purge_loop())
         return self._stores
 
-    def _open(self) -> _Stores:
+    def _open(self) -> Stores:
         s = self._settings
         db = Database(s.database)
         db.migrate()
-        return _Stores(db, KeyStore(db, s.derived_key("api secrets")), build_blob_store(s, db))
+        keys = KeyStore(db, s.derived_key("api secrets"))
+        return Stores(db, keys, build_blob_store(s, db), SessionStore(db))
 
     async def _purge_loop(self) -> None:
         while True:
@@ -191,19 +194,13 @@ class CloudService:
         form = await read_cloud_form(request, self.max_body_bytes)
         stores = await self.stores()
         address = request.client.host if request.client else "unknown"
-        key = await self._authenticate(stores, form, address)
-        if key.endpoints is not None and CLOUD_PATH not in key.endpoints:
-            raise CloudError(Status.NO_PERMISSION, f"this key may not call {CLOUD_PATH}")
-        await self._within_rate(key)
+        api_id, secret = form.text("api_id") or "", form.text("api_secret") or ""
+        key = await self.authenticate(stores, api_id, secret, address, CLOUD_PATH)
         selfie_field = _exactly_one(form, SELFIE)
         liveness_field = _exactly_one(form, LIVENESS)
         auto_rotate = form.flag("selfie_auto_rotate")
 
-        today = datetime.now(UTC).date()
-        used = await asyncio.to_thread(stores.keys.use_quota, key, today)
-        if used != "ok":
-            which = "total" if used == "total" else "daily"
-            raise CloudError(Status.OUT_OF_QUOTA, f"the key's {which} quota is used up")
+        today = await self.take_quota(stores, key)
         try:
             return await self._verify(stores, key, form, selfie_field, liveness_field, auto_rotate)
         except BaseException as exc:
@@ -215,8 +212,27 @@ class CloudService:
                 raise
             raise error from exc
 
-    async def _authenticate(self, stores: _Stores, form: CloudForm, address: str) -> KeyInfo:
-        api_id, secret = form.text("api_id") or "", form.text("api_secret") or ""
+    async def authenticate(
+        self, stores: Stores, api_id: str, secret: str, address: str, path: str
+    ) -> KeyInfo:
+        """The key, if it may call ``path`` now: its secret (under the source address's
+        failed-authentication limit), its permission, then its request rate."""
+        key = await self._key(stores, api_id, secret, address)
+        if key.endpoints is not None and path not in key.endpoints:
+            raise CloudError(Status.NO_PERMISSION, f"this key may not call {path}")
+        await self._within_rate(key)
+        return key
+
+    async def take_quota(self, stores: Stores, key: KeyInfo) -> date:
+        """One unit of the key's quota (OUT_OF_QUOTA when none is left); the day it counts on."""
+        today = datetime.now(UTC).date()
+        used = await asyncio.to_thread(stores.keys.use_quota, key, today)
+        if used != "ok":
+            which = "total" if used == "total" else "daily"
+            raise CloudError(Status.OUT_OF_QUOTA, f"the key's {which} quota is used up")
+        return today
+
+    async def _key(self, stores: Stores, api_id: str, secret: str, address: str) -> KeyInfo:
         if not api_id or not secret:
             raise CloudError(Status.UNAUTHORIZED, "api_id and api_secret are required")
         s = self._settings
@@ -251,7 +267,7 @@ class CloudService:
 
     async def _verify(
         self,
-        stores: _Stores,
+        stores: Stores,
         key: KeyInfo,
         form: CloudForm,
         selfie_field: str,
@@ -304,7 +320,7 @@ class CloudService:
             raise CloudError(Status.WRONG_LIVENESS_DATA, exc.detail) from None
 
     async def _load(
-        self, stores: _Stores, key: KeyInfo, form: CloudForm, field: str, kind: BlobKind
+        self, stores: Stores, key: KeyInfo, form: CloudForm, field: str, kind: BlobKind
     ) -> _Input:
         if field.endswith("_file"):
             data = form.data(field) or b""

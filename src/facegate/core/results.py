@@ -50,12 +50,16 @@ __all__ = [
     "MultiFaceResult",
     "MultifaceVerification",
     "Occlusion",
+    "PackageLivenessResult",
     "PackageVerifyResult",
     "Pose",
     "QualityReport",
     "QualityResult",
     "Rect",
     "Result",
+    "SessionAction",
+    "SessionCreated",
+    "SessionView",
     "SilentLiveness",
     "SilentVerification",
     "SilentVerifyResult",
@@ -313,6 +317,16 @@ class _PackageCheck(_Refusal):
     attack: str = ""  # why the package is taken for an attack; empty when it passed
 
 
+class PackageLivenessResult(_PackageCheck):
+    """A package's liveness alone (a browser capture session's decision): no photo compared."""
+
+    selected: int = Field(description="the index of the frame chosen for comparison")
+
+    @property
+    def passed(self) -> bool:
+        return not self.attack
+
+
 class PackageVerifyResult(_PackageCheck, _Verified):
     """Manual 1.3 (its body is 1.1's) and the cloud's liveness selfie verification."""
 
@@ -512,6 +526,46 @@ class _Version(Body):
 
 class StatusDocument(_Engine, _Id, _Version):
     """``GET /facegate/v1/status`` (not part of the SenseID API)."""
+
+
+# --- browser capture sessions (facegate's own JSON API, not SenseID's) --------------------------
+
+
+class SessionCreated(Body):
+    """``POST /facegate/v1/liveness/sessions``: what the relying party's backend hands its page
+    (the session id and client token, or the capture URL holding both in its fragment)."""
+
+    session_id: str = Field(pattern="^[0-9a-f]{32}$")
+    client_token: str = Field(
+        description="single use; opens this session's stream and nothing else"
+    )
+    expires_at: str = Field(description="ISO 8601, UTC")
+    capture_url: str = Field(description="the hosted capture page, the session in its fragment")
+
+
+class SessionAction(Result):
+    kind: str
+    prompted_at_ms: int = Field(description="capture time of the prompt, from the first frame")
+    seen_at_ms: int | None = Field(
+        None, description="capture time of the frame where the action was strongest"
+    )
+
+
+class SessionView(Body):
+    """``GET /facegate/v1/liveness/sessions/{id}``: the session's state and, once decided, its
+    outcome; the images are the frames the decision was made on (base64 JPEG)."""
+
+    session_id: str
+    status: Literal["created", "capturing", "passed", "failed", "expired"]
+    mode: Literal["silent", "interactive"]
+    liveness_score: float | None = None
+    reason: str | None = Field(None, description="why it failed, in words")
+    actions: tuple[SessionAction, ...] = ()
+    reference_image: Jpeg | None = Field(None, description="the frame chosen for comparison")
+    audit_images: tuple[Jpeg, ...] = Field((), max_length=4)
+    liveness_data_id: str | None = Field(
+        None, description="the stored package, for the cloud API's liveness_data_id"
+    )
 
 
 BODY_OF: dict[type[Result], type[Body]] = {

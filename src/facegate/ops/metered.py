@@ -13,6 +13,7 @@ from facegate.core.results import (
     EngineStatus,
     LivenessOutcome,
     MultiFaceResult,
+    PackageLivenessResult,
     PackageVerifyResult,
     QualityResult,
     SilentVerifyResult,
@@ -108,6 +109,17 @@ class MeteredEngine:
             result.evidence,
         )
         self._m.verification_score.labels("package_verify").observe(result.verification_score)
+        return result
+
+    async def package_liveness(self, package: LivenessPackage) -> PackageLivenessResult:
+        result = await self.inner.package_liveness(package)
+        self._liveness(
+            "package_liveness",
+            result.liveness_score,
+            result.passed,
+            result.refused_by,
+            result.evidence,
+        )
         return result
 
     async def start(self) -> None:

@@ -57,7 +57,7 @@ from facegate.store.db import Database, StoredBlob
 
 log = logging.getLogger(__name__)
 
-BlobKind = Literal["selfie", "liveness"]
+BlobKind = Literal["selfie", "liveness", "frame"]  # frame: a session's reference or audit image
 KINDS: Final[frozenset[str]] = frozenset(get_args(BlobKind))
 
 VERSION: Final = 1

@@ -1,4 +1,5 @@
-"""The cloud API's database: API keys, their usage, and stored uploads (SQLAlchemy 2).
+"""The cloud API's database: API keys, their usage, stored uploads and liveness sessions
+(SQLAlchemy 2).
 
 SQLite (a file under the data directory) by default, PostgreSQL by URL
 (``FACEGATE_DATABASE_URL=postgresql+psycopg://…``). The schema belongs to the Alembic migrations
@@ -79,6 +80,29 @@ class StoredBlob(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class LivenessSessionRow(Base):
+    """A browser capture session (``facegate.cloud.sessions``): created by a key's backend,
+    streamed to once with its single-use client token, then read back by that key."""
+
+    __tablename__ = "liveness_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    mode: Mapped[str] = mapped_column(String(16))  # "silent" or "interactive"
+    actions: Mapped[list[str]] = mapped_column(JSON)  # the prompts, chosen at creation
+    status: Mapped[str] = mapped_column(String(16))  # created, capturing, passed, failed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32))  # sha256 of the client token
+    stream_opened_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    allowed_origins: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # The outcome once decided: score, reason, actions, stored image ids (no image bytes).
+    result: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
+    liveness_data_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

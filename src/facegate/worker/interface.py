@@ -18,6 +18,7 @@ from facegate.core.results import (
     EngineStatus,
     LivenessOutcome,
     MultiFaceResult,
+    PackageLivenessResult,
     PackageVerifyResult,
     QualityResult,
     SilentVerifyResult,
@@ -80,6 +81,10 @@ class InferenceEngine(Protocol):
 
     def ready(self) -> bool:
         """Whether a request sent now could be served (the readiness probe)."""
+        ...
+
+    async def package_liveness(self, package: LivenessPackage) -> PackageLivenessResult:
+        """The liveness check of a package alone (its actions too), no photo compared."""
         ...
 
     def describe(self) -> EngineStatus:

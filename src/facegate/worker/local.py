@@ -28,6 +28,7 @@ from facegate.core.results import (
     LivenessModel,
     LivenessOutcome,
     MultiFaceResult,
+    PackageLivenessResult,
     PackageVerifyResult,
     QualityResult,
     Rect,
@@ -306,6 +307,19 @@ class LocalEngine:
             attack=check_r.attack,
             refused_by=check_r.refused_by,
             evidence=check_r.evidence,
+        )
+
+    async def package_liveness(self, package: LivenessPackage) -> PackageLivenessResult:
+        self._analyzer()
+        check: PackageCheck = await self._run(self._check_package, package)
+        return PackageLivenessResult(
+            liveness_score=check.liveness_score,
+            actions=tuple(ActionSeen(kind=k, level=v) for k, v in check.actions),
+            hack_score=check.hack_score,
+            attack=check.attack,
+            refused_by=check.refused_by,
+            evidence=check.evidence,
+            selected=check.selected,
         )
 
     def describe(self) -> EngineStatus:

@@ -35,6 +35,7 @@ from facegate.core.results import (
     EngineStatus,
     LivenessOutcome,
     MultiFaceResult,
+    PackageLivenessResult,
     PackageVerifyResult,
     QualityResult,
     Result,
@@ -304,6 +305,10 @@ class RemoteEngine:
     ) -> PackageVerifyResult:
         body = wire.package_verify_request(package, photo, photo_options)
         return await self._call("package_verify", body, PackageVerifyResult)
+
+    async def package_liveness(self, package: LivenessPackage) -> PackageLivenessResult:
+        body = wire.package_liveness_request(package)
+        return await self._call("package_liveness", body, PackageLivenessResult)
 
     def describe(self) -> EngineStatus:
         return EngineStatus(

@@ -87,6 +87,9 @@ CALLS: dict[str, Call] = {
         wire.parse_silent_liveness_request, lambda e, *a: e.silent_liveness(*a)
     ),
     "silent_verify": Call(wire.parse_silent_verify_request, lambda e, *a: e.silent_verify(*a)),
+    "package_liveness": Call(
+        _one(wire.parse_package_liveness_request), lambda e, *a: e.package_liveness(*a)
+    ),
     "package_verify": Call(wire.parse_package_verify_request, lambda e, *a: e.package_verify(*a)),
 }
 

@@ -125,6 +125,14 @@ def parse_package_verify_request(body: bytes) -> tuple[LivenessPackage, Photo, P
     return package, _photo_of(m.photo), _photo_options_of(m.photo_options)
 
 
+def package_liveness_request(package: LivenessPackage) -> bytes:
+    return pb.PackageLivenessRequest(package=serialize_package(package)).SerializeToString()
+
+
+def parse_package_liveness_request(body: bytes) -> LivenessPackage:
+    return parse_package(_parse(pb.PackageLivenessRequest(), body).package)
+
+
 # --- results ---------------------------------------------------------------------------------
 # Carried as the result model's own JSON (facegate.core.results), so a field added to a result
 # crosses the wire without a change here. JSON floats are written in their shortest round-trip

@@ -76,6 +76,7 @@ class PackageCheck:
     hack_score: float = 0.0  # see hack_score()
     refused_by: str = ""  # the liveness expert ("print", "replay"), "action" or "identity"
     evidence: tuple[str, ...] = ()  # a refusing expert's strongest cues
+    selected: int = 0  # the index of the frame compared (the package's choice or the analyser's)
 
 
 def decode_frames(package: LivenessPackage) -> list[VideoFrame]:
@@ -167,6 +168,7 @@ class PackageChecker:
             score,
             refused_by,
             result.evidence if not result.passed else (),
+            next(f.index for f in frames if f.timestamp == selected.timestamp),
         )
 
     def _selected(

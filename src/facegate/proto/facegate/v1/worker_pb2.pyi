@@ -83,6 +83,12 @@ class PackageVerifyRequest(_message.Message):
     photo_options: PhotoOptions
     def __init__(self, package: _Optional[bytes] = ..., photo: _Optional[_Union[Photo, _Mapping]] = ..., photo_options: _Optional[_Union[PhotoOptions, _Mapping]] = ...) -> None: ...
 
+class PackageLivenessRequest(_message.Message):
+    __slots__ = ("package",)
+    PACKAGE_FIELD_NUMBER: _ClassVar[int]
+    package: bytes
+    def __init__(self, package: _Optional[bytes] = ...) -> None: ...
+
 class WorkerError(_message.Message):
     __slots__ = ("code", "detail", "field")
     CODE_FIELD_NUMBER: _ClassVar[int]

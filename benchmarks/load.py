@@ -20,6 +20,9 @@ under load must equal its pair's.
     python -m benchmarks.load --json benchmarks/results/load.json            # everything
     python -m benchmarks.load --skip-soak --duration 20                      # quick look
 
+``--doc PAGE`` rewrites the page's ``load-table`` block from the report (a test checks that the
+committed page and ``benchmarks/results/load.json`` agree).
+
 The load generator runs on the same machine and takes CPU of its own (pre-encrypted bodies keep
 it small); both set-ups pay it alike.
 """
@@ -47,6 +50,7 @@ import numpy as np
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
+from benchmarks.docblocks import write_block
 from facegate.core.crypto import Cipher
 from facegate.settings import Settings
 from tools.lfw_data import read_pairs
@@ -457,6 +461,77 @@ def soak_run(
     return out
 
 
+DOC_BLOCK = "load-table"
+
+
+def _growth(pct: float) -> str:
+    return f"{round(pct, 1) or 0.0:+.1f} %"  # no "-0.0"
+
+
+def _row(label: str, r: dict[str, Any], bold: bool) -> str:
+    rps = f"**{r['throughput_rps']:.2f}**" if bold else f"{r['throughput_rps']:.1f}"
+    return (
+        f"| {label} | {r['sent']:,} | {r['ok']:,} | {r['wrong']} | {r['failed']} | {r['lost']} "
+        f"| {rps} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |"
+    )
+
+
+def render_table(report: dict[str, Any]) -> str:
+    """The docs' load table and what it shows, from the benchmark's report."""
+    s, ip, ww = report["setup"], report["inprocess"], report["with_workers"]
+    saturation = f"{s['concurrency']} in flight for {s['duration_s']:.0f} s"
+    lines = [
+        "| run | requests | correct | wrong | failed | lost | requests/s | p50 ms | p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|",
+        _row(f"in-process (`facegate serve`, {s['inprocess_threads']} threads), {saturation}",
+             ip, True),
+        _row(f"API + {s['workers']} workers (`HANDLERS={s['handlers_per_worker']}` each), "
+             f"{saturation}", ww, True),
+    ]  # fmt: skip
+    kill = report.get("kill")
+    if kill:
+        lines.append(
+            _row(
+                f"kill: {kill['rate_rps']:g} req/s, worker 1 SIGKILLed at "
+                f"{kill['killed_at_s']:.1f} s, restarted (healthy at "
+                f"{kill['restarted_healthy_at_s']:.1f} s)",
+                kill,
+                False,
+            )
+        )
+    soak = report.get("soak")
+    if soak:
+        lines.append(
+            _row(f"soak: {soak['rate_rps']:g} req/s for {soak['seconds']:.0f} s", soak, False)
+        )
+    workers_cpu = sum(v for k, v in ww["cpu_ms_per_request"].items() if k != "api")
+    lines += [
+        "",
+        f"- **Throughput.** With workers it is {report['throughput_ratio']:.3f}× the "
+        f"in-process figure; the scores of the two set-ups agree exactly: "
+        f"{'yes' if report['workers_agree_with_inprocess'] else 'NO'}. The CPU spent per "
+        f"answered request was {ip['cpu_ms_per_request']['api']:.1f} ms in-process, against "
+        f"{ww['cpu_ms_per_request']['api']:.1f} ms in the API process plus "
+        f"{workers_cpu:.1f} ms in the workers.",
+    ]
+    if kill:
+        ids = kill["request_ids_traceable"]
+        lines.append(
+            f"- **Kill run.** {kill['retried']} call(s) retried "
+            "(`facegate_worker_retries_total`); after its restart, the killed worker took "
+            f"{kill['victim_calls_after_restart']} calls. Of {ids['answered']} answered request "
+            f"ids, {ids['in_api_log']} are in the API's log and {ids['in_a_worker_log']} in a "
+            "worker's log."
+        )
+    if soak:
+        rss = ", ".join(
+            f"{name} {m['start']:.1f} → {m['end']:.1f} MB ({_growth(m['growth_pct'])})"
+            for name, m in soak["rss_mb"].items()
+        )
+        lines.append(f"- **Soak.** Resident memory from start to end: {rss}.")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT / "../shared/data/lfw")
@@ -474,6 +549,7 @@ def main() -> None:
     parser.add_argument("--soak", type=float, default=600.0, help="soak length after warm-up, s")
     parser.add_argument("--soak-warmup", type=float, default=60.0)
     parser.add_argument("--skip-soak", action="store_true")
+    parser.add_argument("--doc", type=Path, default=None, help="rewrite the table in this page")
     args = parser.parse_args()
     if not (args.data / "pairs.txt").is_file():
         sys.exit(f"no LFW pairs.txt in {args.data} (use --data)")
@@ -483,6 +559,8 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n")
+    if args.doc:
+        write_block(args.doc, DOC_BLOCK, render_table(report))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """Occlusion estimator on held-out LFW persons with synthetic occluders.
 
-    python -m benchmarks.occlusion --data /work/shared/data/lfw --json OUT.json
+    python -m benchmarks.occlusion --data /work/shared/data/lfw --json OUT.json [--doc PAGE]
+
+``--doc`` rewrites the page's ``occlusion-tables`` block from the results (a test checks that the
+committed page and ``benchmarks/results/occlusion.json`` agree).
 
 Only the TEST persons of ``train_occlusion.person_split`` are used (never trained or tuned on);
 occluder textures and hand colours come from those persons' photos too. Every photo gives one
@@ -31,6 +34,7 @@ occluder is drawn (the API would answer "no face") are counted per kind and left
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -43,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 import tools.train_occlusion as gen
+from benchmarks.docblocks import write_block
 from facegate.vision.align import align_face
 from facegate.vision.detectors.yunet import YuNetDetector
 from facegate.vision.quality.occlusion import REGIONS, OcclusionModel
@@ -317,6 +322,65 @@ def print_report(res: dict[str, Any]) -> None:
         print(f"inference {res['inference_ms']:.3f} ms per face (features + model, one thread)")
 
 
+DOC_BLOCK = "occlusion-tables"
+OCCLUDERS = ("sunglasses", "mask", "hand", "patch", "scarf")
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{100 * value:.{digits}f} %"
+
+
+def render_block(res: dict[str, Any]) -> str:
+    """The docs' occlusion figures, from the benchmark's JSON."""
+    setup, kinds = res["setup"], res["kinds"]
+    held_out = set(setup["model_meta"].get("holdout_kinds", []))
+    occluded = round(100 * setup["occluded_at"])
+    lines = [
+        f"On {setup['test_photos']:,} photos of {setup['test_persons']} **held-out persons** "
+        f"(never trained or tuned on), {setup['samples']:,} samples, a region counted occluded "
+        f"when ≥ {occluded} % covered:",
+        "",
+        f"| region | ROC AUC | detected when ≥ {occluded} % covered | false occlusion: clean "
+        "photo / clear eyeglasses | detected by occluder: "
+        + " / ".join(k + (" (unseen)" if k in held_out else "") for k in OCCLUDERS)
+        + " |",
+        "|---|---|---|---|---|",
+    ]
+    for region, r in res["regions"].items():
+        fo = r["false_occlusion"]
+        by_kind = " / ".join(_pct(r["detected_by_kind"].get(k), 0) for k in OCCLUDERS)
+        lines.append(
+            f"| {region} | {r['auc']:.3f} | {_pct(r['detected'])} | "
+            f"{_pct(fo['clean_original'], 2)} / {_pct(fo['eyeglasses'], 2)} | {by_kind} |"
+        )
+    lines += [
+        "",
+        f"| synthetic occluder | photos | 4004 when a region is ≥ {occluded} % covered |",
+        "|---|---|---|",
+    ]
+    for k in OCCLUDERS:
+        name = f"{k} (never drawn in training)" if k in held_out else k
+        lines.append(
+            f"| {name} | {kinds[k]['samples']} | {_pct(kinds[k]['face_4004_when_occluded'])} |"
+        )
+    clean = kinds["clean_original"]
+    refused = len(res["flagged_clean_originals"])
+    others = "; ".join(
+        f"{name}: {e['photos']} photos, {_pct(e['false_4004'])} refused"
+        for name, e in res["real_clean"].items()
+    )
+    real = res["real"]["clean_original"]
+    lines += [
+        "",
+        f"- **Clean photos refused with 4004:** {_pct(clean['false_4004'], 2)} of untouched test "
+        f"photos ({refused}, listed in `benchmarks/results/occlusion.json` as "
+        f"`flagged_clean_originals`); frames never used in training: {others}.",
+        f"- **Real occluders** (the {real['faces']} test photos with real sunglasses, hands or "
+        f"microphones): {_pct(real['face_4004'], 0)} refused with 4004.",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -328,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--cache", type=Path, default=None, help="folder for the generated test features"
     )
+    ap.add_argument("--doc", type=Path, default=None, help="rewrite the figures in this page")
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
 
@@ -377,11 +442,14 @@ def main(argv: list[str] | None = None) -> int:
         "samples": len(ds.kinds),
         "occluded_at": gen.OCCLUDED_AT,
         "unoccluded_below": VISIBLE_BELOW,
+        "model_sha256": hashlib.sha256(Path(model_path).read_bytes()).hexdigest(),
     }
     print_report(res)
     if args.json:
         args.json.write_text(json.dumps(res, indent=2) + "\n")
         print(f"wrote {args.json}")
+    if args.doc:
+        write_block(args.doc, DOC_BLOCK, render_block(res))
     return 0
 
 

@@ -1,6 +1,7 @@
 """Blocks of the documentation made from the code rather than typed: the settings reference
-(from the ``Settings`` model: names, types, defaults, bounds and each field's docstring) and the
-README's headline figures (from ``benchmarks/results/*.json``).
+(from the ``Settings`` model: names, types, defaults, bounds and each field's docstring), the
+README's headline figures and the figures quoted in the docs' prose (from
+``benchmarks/results/*.json``).
 
     python -m tools.docs            # rewrite them
     python -m tools.docs --check    # exit 1 if a block differs from what the code renders
@@ -124,9 +125,56 @@ def render_headline() -> str:
     )
 
 
+def _json(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((RESULTS / name).read_text())
+    return data
+
+
+def render_profiles() -> str:
+    """The accurate profile against the default, on LFW."""
+    d, a = _json("verification-default.json"), _json("verification-accurate.json")
+    ld, la = _json("latency-default.json"), _json("latency-accurate.json")
+    ratio = la["facegate"]["concurrency_1"]["p50_ms"] / ld["facegate"]["concurrency_1"]["p50_ms"]
+    return (
+        f"It is more accurate ({100 * a['accuracy']:.2f} % vs {100 * d['accuracy']:.2f} % "
+        f"10-fold, TAR {_pct(a['tar_at_far']['1e-4'])} vs {_pct(d['tar_at_far']['1e-4'])} at "
+        f"10⁻⁴) at {ratio:.1f} times the median latency of a 640×480 pair."
+    )
+
+
+def render_package_speed() -> str:
+    p = _json("latency-default.json")["liveness_package"]
+    one = p["concurrency_1"]
+    return (
+        f"A {p['frames_per_package']}-frame package ({p['package_kib_mean']:.0f} KiB on "
+        f"average) plus a photo, over HTTP: p50 {one['p50_ms']:.0f} ms, p99 "
+        f"{one['p99_ms']:.0f} ms on the 2 cores, {one['failures']} failures in "
+        f"{one['requests']} requests over {len(p['clips'])} clips."
+    )
+
+
+def render_sizing() -> str:
+    load, lat = _json("load.json"), _json("latency-default.json")
+    ip, ww = load["inprocess"], load["with_workers"]
+    per_core = 1000 / ip["cpu_ms_per_request"]["api"]
+    webcam = lat["facegate"]["concurrency_4"]["throughput_rps"]
+    cores = lat["machine"]["cpus"]
+    api_ms = ww["cpu_ms_per_request"]["api"]
+    return (
+        f"**Sizing rule.** Worker cores ≈ peak verifications per second ÷ {per_core:.0f} for "
+        f"250×250 photos (1000 ms ÷ {ip['cpu_ms_per_request']['api']:.0f} ms of CPU per request, "
+        f"above). For 640×480 webcam photos use ÷ {webcam / cores:.0f}: the [Speed](speed.md) "
+        f"table gives {webcam:.1f} requests/s on {cores} cores. The API tier needs about one core "
+        f"per {1000 / api_ms:.0f} requests/s ({api_ms:.1f} ms each)."
+    )
+
+
 BLOCKS = {
     ("docs/settings.md", "settings-table"): render_settings,
     ("README.md", "headline-figures"): render_headline,
+    ("docs/models.md", "profile-comparison"): render_profiles,
+    ("docs/packages.md", "package-speed"): render_package_speed,
+    ("docs/scale.md", "sizing-rule"): render_sizing,
 }
 
 

@@ -1,19 +1,24 @@
-"""The docs' figures, drawn from the verification benchmark's JSON when the site is built
+"""The docs' figures, drawn from the benchmarks' JSON when the site is built
 (``tools/mkdocs_hooks.py`` calls ``render``): the DET curve of each profile with the manual's
-thresholds marked, and the calibrated score histograms of genuine and impostor pairs."""
+thresholds marked, the calibrated score histograms of genuine and impostor pairs, and the
+liveness trade-off (BPCER against APCER per attack type, out of sample)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 from matplotlib.figure import Figure
 
+from benchmarks.docblocks import RESULTS
 from benchmarks.verification import load_results
 from tools.far import THRESHOLDS
 
-FIGURES = ("det.svg", "scores.svg")
+FIGURES = ("det.svg", "scores.svg", "liveness.svg")
+LIVENESS = RESULTS / "liveness.json"
 
 
 def det(results: dict[str, dict[str, Any]], out: Path) -> None:
@@ -60,6 +65,35 @@ def scores(results: dict[str, dict[str, Any]], out: Path) -> None:
     fig.savefig(out, format="svg", metadata={"Date": None})
 
 
+def liveness(result: dict[str, Any], out: Path) -> None:
+    fig = Figure(figsize=(7, 5))
+    ax = fig.subplots()
+    styles = {"print": "-", "replay": "--"}
+    for label in ("default", "with_pack"):
+        section = result.get(label, {})
+        curve = section.get("tradeoff_loso")
+        if not curve:
+            continue
+        color = None
+        for kind, apcer in curve["apcer"].items():
+            (line,) = ax.plot(apcer, curve["bpcer"], styles.get(kind, ":"), color=color,
+                              label=f"{label.replace('_', ' ')}: {kind}")  # fmt: skip
+            color = line.get_color()
+            # The shipped threshold, on this out-of-sample curve.
+            i = int(np.searchsorted(curve["threshold"], section["threshold"]))
+            i = min(i, len(curve["threshold"]) - 1)
+            ax.plot(apcer[i], curve["bpcer"][i], "o", color=color, markersize=5)
+    ax.set_xlabel("APCER (attacks accepted)")
+    ax.set_ylabel("BPCER (live customers refused)")
+    ax.set_title("Silent liveness, leave-one-source-out (dots: the shipped threshold)")
+    ax.set_xlim(0, 0.5)  # past half the attacks accepted, nothing is left to compare
+    ax.set_ylim(0, 1)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, format="svg", metadata={"Date": None})
+
+
 def render(out_dir: Path) -> list[Path]:
     results = load_results()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -67,4 +101,5 @@ def render(out_dir: Path) -> list[Path]:
     with matplotlib.rc_context({"svg.fonttype": "none"}):  # text stays text: searchable, smaller
         det(results, paths[0])
         scores(results, paths[1])
+        liveness(json.loads(LIVENESS.read_text()), paths[2])
     return paths

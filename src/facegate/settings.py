@@ -181,9 +181,13 @@ class Settings(BaseSettings):
     auth_failure_burst: int = Field(10, ge=1, le=10_000)
     """Failed authentications per source address: a burst of this many, refilled over the
     window; past it the address gets RATE_LIMIT_EXCEEDED whatever it sends. Behind a proxy the
-    source address is the client's only if uvicorn trusts the proxy (`FORWARDED_ALLOW_IPS`)."""
+    source address is the client's only if the proxy is named in `FACEGATE_TRUSTED_PROXIES`."""
     auth_failure_window_seconds: float = Field(60.0, gt=0.0, le=86_400.0)
     """The window over which the failed-authentication burst refills."""
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Addresses or CIDR networks of the reverse proxies whose `X-Forwarded-For` and
+    `X-Forwarded-Proto` are believed (comma-separated). Empty: none, not even loopback, so a
+    client's address is the connection's and a forged header cannot dodge a per-address limit."""
     fetch_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """URL inputs (`selfie_url`, `liveness_data_url`): private, loopback, link-local and
     metadata addresses are refused unless named here (CIDR networks, addresses or exact host
@@ -206,6 +210,9 @@ class Settings(BaseSettings):
     """Frames per second a stream may send, at most (8 to 15 is what the web SDK sends)."""
     session_idle_seconds: float = Field(10.0, gt=0.0, le=120.0)
     """A stream that sends nothing for this long fails (the connection was lost)."""
+    capture_demo: bool | None = None
+    """Serve the capture demo page `/facegate/v1/capture/demo`, where a key typed in creates a
+    session (unset: on unless `FACEGATE_ENVIRONMENT=production`). Never for real customers."""
     session_fixed_actions: Annotated[list[ActionKind], NoDecode] | None = None
     """Tests only: the prompts of interactive sessions in this order instead of at random."""
 
@@ -234,7 +241,9 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("worker_urls", "fetch_allow", "session_fixed_actions", mode="before")
+    @field_validator(
+        "worker_urls", "fetch_allow", "trusted_proxies", "session_fixed_actions", mode="before"
+    )
     @classmethod
     def _split_urls(cls, value: object) -> object:
         if isinstance(value, str):

@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 from facegate.core.crypto import Cipher
 from tests.conftest import jpeg_bytes, lfw_photo
+from tests.servers import facegate_serve
 
 pytestmark = [pytest.mark.models]
 
@@ -34,34 +34,11 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [*FACEGATE, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        # The default install, whatever packs this machine has.
-        env={**os.environ, "FACEGATE_LIVENESS_USE_PACK": "false"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthcheck", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            pytest.fail(
-                f"facegate serve exited: {proc.stdout.read().decode() if proc.stdout else ''}"
-            )
-    else:
-        proc.kill()
-        pytest.fail("facegate serve did not answer /healthcheck within 60 s")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=30)
-    if proc.stdout:
-        proc.stdout.close()
+    # The default install, whatever packs this machine has.
+    with facegate_serve(
+        {**os.environ, "FACEGATE_LIVENESS_USE_PACK": "false"}, "/healthcheck", 60
+    ) as url:
+        yield url
 
 
 def test_healthcheck_over_http(server: str) -> None:

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from facegate import __version__
 from facegate.api.errors import cloud_refusal_body, install_error_handlers
-from facegate.api.routes import cloud, health, identity, liveness, quality, sessions
+from facegate.api.routes import capture, cloud, health, identity, liveness, quality, sessions
 from facegate.cloud.errors import CLOUD_PATH
 from facegate.cloud.service import CloudService
 from facegate.cloud.sessions import SessionService
@@ -47,7 +47,12 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
     settings = settings or Settings()
     metrics = Metrics("api")
     metered = MeteredEngine(engine or build_engine(settings, metrics), metrics)
-    replay_guard = build_replay_guard(settings.redis_url, settings.package_window_seconds)
+    # A package dated up to the clock skew ahead stays fresh until its date + the window, so
+    # its nonce must be remembered that much longer than the window.
+    replay_guard = build_replay_guard(
+        settings.redis_url,
+        settings.package_window_seconds + settings.package_clock_skew_seconds,
+    )
     # Packages are sealed under a key derived from the deployment key (codec.package_key).
     sealing_key = package_key(settings.decrypt_key)
     cloud_service: CloudService | None = None
@@ -94,6 +99,7 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
         app.state.sessions = SessionService(settings, cloud_service, metered, sealing_key)
         app.include_router(cloud.router)
         app.include_router(sessions.router)
+        app.include_router(capture.router)
         _document_basic_auth(app)
         body_limits[CLOUD_PATH] = cloud_service.max_body_bytes
         refusal_bodies[CLOUD_PATH] = cloud_refusal_body

@@ -8,11 +8,14 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from facegate import SERVER_MISSING, server_installed
+
+if TYPE_CHECKING:  # the settings need the server's extra; the module must import without it
+    from facegate.settings import Settings
 
 
 def _settings(**overrides: object) -> object:
@@ -29,6 +32,13 @@ def _settings(**overrides: object) -> object:
             "facegate: invalid settings, refusing to start:\n" + "\n".join(lines), file=sys.stderr
         )
         raise SystemExit(2) from None
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """What the HTTP server is told beside the app: forwarded headers only from the proxies
+    the settings name (uvicorn would otherwise believe any local process)."""
+    proxies = ",".join(settings.trusted_proxies)
+    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
 
 
 def _run_server(app: object, host: str, port: int, settings: object, *, keep_alive: int) -> None:
@@ -50,6 +60,7 @@ def _run_server(app: object, host: str, port: int, settings: object, *, keep_ali
         timeout_keep_alive=keep_alive,
         # SIGTERM: stop accepting, finish the requests in flight, then exit.
         timeout_graceful_shutdown=settings.drain_seconds,
+        **server_options(settings),
     )
 
 

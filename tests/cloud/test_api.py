@@ -647,6 +647,78 @@ def test_failed_authentications_are_limited_per_address(tmp_path: Path, cloud: C
         assert int(r.headers["Retry-After"]) > 100
 
 
+def test_concurrent_wrong_secrets_are_checked_no_more_than_the_burst(
+    tmp_path: Path, cloud: Cloud
+) -> None:
+    # Issue 17's repro: 100 wrong secrets at once from one address, against a burst of 10. The
+    # token is taken before each check, so at most 10 secrets are ever checked.
+    settings = cloud_settings(tmp_path, cloud.settings.database).model_copy(
+        update={"auth_failure_burst": 10, "auth_failure_window_seconds": 600.0}
+    )
+    api_id, _ = cloud.key()
+
+    async def storm(url: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=url, timeout=120) as http_client:
+            form = {"api_id": api_id, "api_secret": "guess"}
+            return list(
+                await asyncio.gather(*(http_client.post(URL, data=form) for _ in range(100)))
+            )
+
+    with ThreadServer(create_app(settings, engine=cloud.engine)) as server:
+        responses = asyncio.run(storm(server.url))
+    statuses = [r.json()["status"] for r in responses]
+    assert statuses.count("UNAUTHORIZED") <= 10, statuses
+    assert statuses.count("UNAUTHORIZED") + statuses.count("RATE_LIMIT_EXCEEDED") == 100
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_a_forwarded_address_counts_only_from_a_trusted_proxy(
+    tmp_path: Path, cloud: Cloud, trusted: bool
+) -> None:
+    # Issue 17's repro: wrong secrets from loopback, each claiming another client address.
+    from facegate.cli import server_options
+
+    settings = cloud_settings(tmp_path, cloud.settings.database).model_copy(
+        update={
+            "auth_failure_burst": 2,
+            "auth_failure_window_seconds": 600.0,
+            "trusted_proxies": ["127.0.0.1"] if trusted else [],
+        }
+    )
+    api_id, _ = cloud.key()
+    app = create_app(settings, engine=cloud.engine)
+    with ThreadServer(app, **server_options(settings)) as server:
+        statuses = [
+            httpx.post(
+                server.url + URL,
+                data={"api_id": api_id, "api_secret": "guess"},
+                headers={"X-Forwarded-For": f"203.0.113.{i}"},
+                timeout=30,
+            ).json()["status"]
+            for i in range(4)
+        ]
+    if trusted:  # each forwarded address has a bucket of its own, as it should behind a proxy
+        assert statuses == ["UNAUTHORIZED"] * 4
+    else:  # the header is ignored: one address, one bucket
+        assert statuses == ["UNAUTHORIZED"] * 2 + ["RATE_LIMIT_EXCEEDED"] * 2
+
+
+def test_a_right_secret_gives_its_token_back(tmp_path: Path, cloud: Cloud) -> None:
+    settings = cloud_settings(tmp_path, cloud.settings.database).model_copy(
+        update={"auth_failure_burst": 2, "auth_failure_window_seconds": 600.0}
+    )
+    api_id, secret = cloud.key()
+    with TestClient(create_app(settings, engine=cloud.engine)) as c:
+        for _ in range(5):  # more than the burst: right secrets are not charged
+            r = c.post(URL, data={"api_id": api_id, "api_secret": secret})
+            assert r.json()["status"] == "INVALID_ARGUMENT", r.text  # past authentication
+        failed(c.post(URL, data={"api_id": api_id, "api_secret": "x"}), "UNAUTHORIZED", 401)
+        failed(c.post(URL, data={"api_id": api_id, "api_secret": "y"}), "UNAUTHORIZED", 401)
+        failed(
+            c.post(URL, data={"api_id": api_id, "api_secret": secret}), "RATE_LIMIT_EXCEEDED", 403
+        )
+
+
 def test_a_body_over_the_limit_is_refused_before_it_is_read(cloud: Cloud) -> None:
     limit = cloud.app.state.cloud.max_body_bytes
     r = cloud.client.post(

@@ -49,6 +49,23 @@ def test_memory_grants_the_burst_then_refuses_with_the_wait() -> None:
     assert waits[3:] == [pytest.approx(0.5), pytest.approx(0.5)]
 
 
+def test_memory_refund_gives_a_token_back_up_to_the_burst() -> None:
+    async def run() -> list[float]:
+        limiter = MemoryRateLimiter(clock=FakeClock())
+        waits = [await limiter.acquire("k", rate=0.001, burst=2) for _ in range(3)]
+        await limiter.refund("k", rate=0.001, burst=2)
+        waits.append(await limiter.acquire("k", rate=0.001, burst=2))  # the one given back
+        waits.append(await limiter.acquire("k", rate=0.001, burst=2))
+        for _ in range(5):
+            await limiter.refund("k", rate=0.001, burst=2)  # never beyond the burst
+        waits += [await limiter.acquire("k", rate=0.001, burst=2) for _ in range(3)]
+        await limiter.refund("unknown", rate=0.001, burst=2)  # nothing to give back to
+        return waits
+
+    waits = asyncio.run(run())
+    assert [w == 0.0 for w in waits] == [True, True, False, True, False, True, True, False]
+
+
 def test_memory_refills_with_the_clock() -> None:
     clock = FakeClock()
 
@@ -279,6 +296,27 @@ def test_redis_refills_over_time(redis_url: str) -> None:
     assert first == 0.0
     assert 0 < refused <= 0.05
     assert later == 0.0
+
+
+def test_redis_refund_gives_a_token_back_up_to_the_burst(redis_url: str) -> None:
+    bucket = name("refund")
+
+    async def run() -> list[float]:
+        limiter = RedisRateLimiter(redis_url)
+        try:
+            waits = [await limiter.acquire(bucket, rate=0.001, burst=2) for _ in range(3)]
+            await limiter.refund(bucket, rate=0.001, burst=2)
+            waits.append(await limiter.acquire(bucket, rate=0.001, burst=2))
+            waits.append(await limiter.acquire(bucket, rate=0.001, burst=2))
+            for _ in range(5):
+                await limiter.refund(bucket, rate=0.001, burst=2)
+            waits += [await limiter.acquire(bucket, rate=0.001, burst=2) for _ in range(3)]
+            return waits
+        finally:
+            await limiter.aclose()
+
+    waits = asyncio.run(run())
+    assert [w == 0.0 for w in waits] == [True, True, False, True, False, True, True, False]
 
 
 def test_redis_blocked_does_not_consume(redis_url: str) -> None:

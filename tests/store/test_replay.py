@@ -87,3 +87,44 @@ def test_redis_guard_expires(redis_url: str) -> None:
             await g.aclose()
 
     assert asyncio.run(run()) == [True, True]
+
+
+def test_a_future_dated_package_is_remembered_for_as_long_as_it_stays_fresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue 17's repro: a package dated the allowed skew ahead stays fresh until its date plus
+    # the window, so the app's guard must remember its nonce that long, not the window only.
+    from datetime import UTC, datetime, timedelta
+
+    from facegate.api.app import create_app
+    from facegate.core.package import LivenessPackage, Mode, check_freshness
+    from facegate.settings import Settings
+    from facegate.store import replay
+    from tests.worker import FakeEngine
+
+    window, skew = 60, 30
+    settings = Settings(package_window_seconds=window, package_clock_skew_seconds=skew)
+    guard = create_app(settings, engine=FakeEngine()).state.replay_guard
+    clock = [1000.0]
+    monkeypatch.setattr(replay.time, "monotonic", lambda: clock[0])
+    start = datetime.now(UTC)
+    package = LivenessPackage("t", "1", "d", start + timedelta(seconds=skew), Mode.SILENT, ())
+
+    async def use_at(seconds: float) -> bool:
+        clock[0] = 1000.0 + seconds
+        return await guard.first_use(b"nonce")
+
+    assert asyncio.run(use_at(0))
+    later = window + skew / 2  # past the window, still within window + skew
+    # Still fresh at that moment (the package's own date is checked, not its first use) …
+    monkeypatch.setattr(
+        "facegate.core.package.datetime",
+        type(
+            "Clock",
+            (datetime,),
+            {"now": classmethod(lambda cls, tz=None: start + timedelta(seconds=later))},
+        ),
+    )
+    check_freshness(package, window, skew)
+    # … so its nonce must still be known.
+    assert not asyncio.run(use_at(later))

@@ -175,7 +175,7 @@ class FakeEngine:
 class ThreadServer:
     """An app served by uvicorn on a thread of its own: a fake worker over real HTTP."""
 
-    def __init__(self, app: FastAPI, port: int | None = None) -> None:
+    def __init__(self, app: FastAPI, port: int | None = None, **options: Any) -> None:
         self.port = port or free_port()
         config = uvicorn.Config(
             app,
@@ -186,6 +186,7 @@ class ThreadServer:
             lifespan="on",
             # Calls a slow or held fake still runs at exit are cancelled after this long.
             timeout_graceful_shutdown=1,
+            **options,
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, daemon=True)

@@ -56,6 +56,11 @@ class RateLimiter(Protocol):
         until one is (> 0)."""
         ...
 
+    async def refund(self, bucket: str, rate: float, burst: float) -> None:
+        """Give back one token that ``acquire`` took (never beyond ``burst``): for a limit
+        taken before an outcome is known, and returned when the outcome does not count."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -144,6 +149,15 @@ class MemoryRateLimiter:
         self._buckets.move_to_end(bucket)
         return _wait(state.level(self._clock(), rate, burst), rate)
 
+    async def refund(self, bucket: str, rate: float, burst: float) -> None:
+        _check(rate, burst)
+        state = self._buckets.get(bucket)
+        if state is None:  # evicted, so full already
+            return
+        now = self._clock()
+        state.tokens = min(burst, state.level(now, rate, burst) + 1.0)
+        state.stamp, state.rate, state.burst = now, rate, burst
+
     async def aclose(self) -> None:
         self._buckets.clear()
 
@@ -165,9 +179,10 @@ class MemoryRateLimiter:
 
 
 # KEYS[1]: the bucket, a hash of `tokens` and `ts` (the server's clock in microseconds when
-# `tokens` was counted). ARGV: rate (tokens/s), burst, cost (1 to take a token, 0 to look),
-# epsilon, expiry margin (ms). Returns 0 when a token is available (and taken when cost is 1),
-# else the microseconds until one is. Integers only: Redis truncates a Lua number to an integer.
+# `tokens` was counted). ARGV: rate (tokens/s), burst, cost (1 to take a token, 0 to look, -1 to
+# give one back), epsilon, expiry margin (ms). Returns 0 when a token is available (and taken
+# when cost is 1) or given back, else the microseconds until one is. Integers only: Redis
+# truncates a Lua number to an integer.
 _SCRIPT = """
 -- Redis before 5 replicates scripts verbatim and refuses writes after TIME unless told to
 -- replicate the effects instead; later versions do that anyway and keep this as a no-op.
@@ -191,16 +206,22 @@ end
 -- Capped (2^52 microseconds is some 140 years) so that absurd rates still give integers Redis
 -- accepts; numbers go out through string.format as Lua's own conversion keeps only 14 digits.
 local cap = 2 ^ 52
+local function store(level)
+  redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', level),
+             'ts', string.format('%.0f', now))
+  -- Once full again the bucket is the same as no bucket, so an idle one vanishes then.
+  local ttl = math.min(cap, math.ceil((burst - level) / rate * 1000) + margin)
+  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', ttl))
+end
+if cost < 0 then
+  store(math.min(burst, tokens - cost))
+  return 0
+end
 if tokens < 1 - epsilon then
   return math.min(cap, math.max(1, math.ceil((1 - tokens) / rate * 1000000)))
 end
 if cost > 0 then
-  tokens = math.max(0, tokens - cost)
-  redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
-             'ts', string.format('%.0f', now))
-  -- Once full again the bucket is the same as no bucket, so an idle one vanishes then.
-  local ttl = math.min(cap, math.ceil((burst - tokens) / rate * 1000) + margin)
-  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', ttl))
+  store(math.max(0, tokens - cost))
 end
 return 0
 """
@@ -226,6 +247,9 @@ class RedisRateLimiter:
 
     async def blocked(self, bucket: str, rate: float, burst: float) -> float:
         return await self._run(bucket, rate, burst, 0)
+
+    async def refund(self, bucket: str, rate: float, burst: float) -> None:
+        await self._run(bucket, rate, burst, -1)
 
     async def aclose(self) -> None:
         await self._redis.aclose()

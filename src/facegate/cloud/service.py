@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TypeVar
@@ -113,6 +113,30 @@ def as_cloud_error(exc: BaseException) -> CloudError:
     return CloudError(Status.INTERNAL_ERROR, "internal error")
 
 
+class _Gates:
+    """One lock per key (a source address), held only while someone waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
 class CloudService:
     def __init__(
         self,
@@ -144,6 +168,7 @@ class CloudService:
         # The selfie, the package and the form around them.
         self.max_body_bytes = MAX_SELFIE_BYTES + settings.max_package_bytes + 1024 * 1024
         self._stores: Stores | None = None
+        self._auth_gates = _Gates()
         self._opening = asyncio.Lock()
         self._housekeeping: asyncio.Task[None] | None = None
 
@@ -235,22 +260,36 @@ class CloudService:
     async def _key(self, stores: Stores, api_id: str, secret: str, address: str) -> KeyInfo:
         if not api_id or not secret:
             raise CloudError(Status.UNAUTHORIZED, "api_id and api_secret are required")
+        async with self._auth_gates.hold(address):
+            return await self._check_secret(stores, api_id, secret, address)
+
+    async def _check_secret(
+        self, stores: Stores, api_id: str, secret: str, address: str
+    ) -> KeyInfo:
         s = self._settings
         bucket = f"auth-failures:{address}"
         rate = s.auth_failure_burst / s.auth_failure_window_seconds
-        wait = await self._limiter.blocked(bucket, rate, s.auth_failure_burst)
+        # The token is taken before the secret is checked and given back unless it was wrong:
+        # checking first and charging after would let a burst of concurrent guesses all pass
+        # the check before any of them is charged. One address's checks take turns in each
+        # process (the gate above), so its honest concurrent requests hold at most one token
+        # per process at a time: they wait their turn, they are not refused.
+        wait = await self._limiter.acquire(bucket, rate, s.auth_failure_burst)
         if wait > 0:
             raise CloudError(
                 Status.RATE_LIMIT_EXCEEDED,
                 "too many failed authentications from this address",
                 retry_after=wait,
             )
+        wrong = False
         try:
             return await asyncio.to_thread(stores.keys.authenticate, api_id, secret)
         except AccessDeniedError as exc:
-            if exc.status == "UNAUTHORIZED":
-                await self._limiter.acquire(bucket, rate, s.auth_failure_burst)
+            wrong = exc.status == "UNAUTHORIZED"
             raise CloudError(Status(exc.status), exc.reason) from None
+        finally:
+            if not wrong:
+                await self._limiter.refund(bucket, rate, s.auth_failure_burst)
 
     async def _within_rate(self, key: KeyInfo) -> None:
         rate = key.rate_per_second

@@ -90,6 +90,24 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _unknown_key() -> ApiKey:
+    return ApiKey(
+        id=0,
+        api_id="0" * 32,
+        name="",
+        salt=_DUMMY_SALT,
+        secret_hash=bytes(32),
+        created_at=datetime.fromtimestamp(0, UTC),
+        expires_at=None,
+        revoked_at=None,
+        endpoints=None,
+        rate_per_second=None,
+        quota_total=None,
+        quota_daily=None,
+        used_total=0,
+    )
+
+
 class KeyStore:
     def __init__(self, db: Database, pepper: bytes) -> None:
         if len(pepper) < 32:
@@ -169,10 +187,13 @@ class KeyStore:
         now = now or datetime.now(UTC)
         with self._db.session() as s:
             row = s.scalar(select(ApiKey).where(ApiKey.api_id == api_id)) if api_id else None
-            info = KeyInfo.of(row) if row else None
-            salt, stored = (row.salt, row.secret_hash) if row else (_DUMMY_SALT, bytes(32))
+            # An unknown id goes down the same path with a key that matches nothing, so the
+            # time taken does not tell which ids exist.
+            source = row if row is not None else _unknown_key()
+            info = KeyInfo.of(source)
+            salt, stored = source.salt, source.secret_hash
         matches = hmac.compare_digest(self._hash(salt, secret), stored)
-        if info is None or not matches:
+        if row is None or not matches:
             raise AccessDeniedError("UNAUTHORIZED", "the api_id or the api_secret is wrong")
         if info.revoked_at is not None:
             raise AccessDeniedError("UNAUTHORIZED", "this key has been revoked")

@@ -377,6 +377,7 @@ def render_block(res: dict[str, Any]) -> str:
         f"`flagged_clean_originals`); frames never used in training: {others}.",
         f"- **Real occluders** (the {real['faces']} test photos with real sunglasses, hands or "
         f"microphones): {_pct(real['face_4004'], 0)} refused with 4004.",
+        f"- **Time:** {res['inference_ms']:.1f} ms a face (features and model, one thread).",
     ]
     return "\n".join(lines)
 

@@ -288,7 +288,7 @@ def test_a_small_body_is_fetched_when_the_allowlist_names_the_address_and_refuse
     server.seen.clear()
     error = failure(url)
     assert error.kind == "error"
-    assert error.reason == "refused address: 127.0.0.1 is a loopback address"
+    assert error.detail == "refused address: 127.0.0.1 is a loopback address"
     assert server.seen == []
 
 
@@ -297,7 +297,7 @@ def test_an_allowlisted_host_name_may_resolve_to_a_private_address(server: Serve
     url = server.url("/small", host="images.internal")
     assert get(url, allow=("images.internal",), resolver=dns) == b"hello from 127.0.0.1"
     assert server.seen[0].headers["host"] == f"images.internal:{server.port}"
-    assert failure(url, allow=("other.internal",), resolver=dns).reason == (
+    assert failure(url, allow=("other.internal",), resolver=dns).detail == (
         "refused address: images.internal resolves to a loopback address"
     )
 
@@ -324,7 +324,7 @@ def test_metadata_addresses_are_refused_before_any_connection(
     recorder = Recorder()
     error = failure(url, allow=allow, resolver=resolver, transport=recorder.transport())
     assert error.kind == "error"
-    assert "cloud metadata address" in error.reason
+    assert "cloud metadata address" in error.detail
     assert recorder.requests == []
     assert len(resolver.calls) == (1 if dns else 0)  # an address in the URL needs no DNS
 
@@ -369,8 +369,8 @@ def test_non_public_addresses_are_refused_with_an_empty_allowlist(
         transport=recorder.transport(),
     )
     assert error.kind == "error"
-    assert error.reason.startswith("refused address: ")
-    assert f"a {kind} address" in error.reason
+    assert error.detail.startswith("refused address: ")
+    assert f"a {kind} address" in error.detail
     assert recorder.requests == []
 
 
@@ -380,7 +380,7 @@ def test_one_private_answer_among_public_ones_refuses_the_host(answer: list[str]
     error = failure(
         "http://mixed.example/x", resolver=FakeDNS(answer), transport=recorder.transport()
     )
-    assert error.reason == "refused address: mixed.example resolves to a private address"
+    assert error.detail == "refused address: mixed.example resolves to a private address"
     assert "10.0.0.5" not in error.reason  # internal DNS answers are not echoed to the caller
     assert recorder.requests == []
 
@@ -562,7 +562,7 @@ def test_a_redirect_to_a_refused_address_is_refused(server: Server, decoy: Serve
     url = server.url(f"/redirect?to=http://127.0.0.2:{server.port}/small")
     error = failure(url, allow=LOCAL)
     assert error.kind == "error"
-    assert error.reason == (
+    assert error.detail == (
         f"a redirect from 127.0.0.1:{server.port} led to a refused address: "
         "127.0.0.2 is a loopback address"
     )
@@ -573,7 +573,7 @@ def test_a_redirect_to_a_host_name_is_resolved_and_checked_again(server: Server)
     dns = FakeDNS(["10.9.9.9"])
     url = server.url("/redirect?status=307&to=http://internal.test/admin")
     error = failure(url, allow=LOCAL, resolver=dns)
-    assert "led to a refused address: internal.test resolves to a private address" in error.reason
+    assert "led to a refused address: internal.test resolves to a private address" in error.detail
     assert dns.calls == [("internal.test", 80)]
 
 
@@ -620,7 +620,7 @@ def test_a_host_that_does_not_resolve_is_an_error() -> None:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     error = failure("http://no-such-host.example/a.jpg", resolver=nxdomain)
-    assert (error.kind, error.reason) == ("error", "could not resolve no-such-host.example")
+    assert (error.kind, error.detail) == ("error", "could not resolve no-such-host.example")
 
 
 def test_a_server_that_answers_after_the_total_timeout_is_a_timeout(server: Server) -> None:
@@ -728,3 +728,21 @@ def test_urls_that_are_not_plain_http_or_https_are_refused_before_dns(url: str, 
 def test_bad_options_fail_at_construction(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
         FetchOptions(**options)
+
+
+def test_a_name_that_does_not_resolve_and_one_that_resolves_inside_get_one_answer() -> None:
+    # Issue 17: telling them apart would map the private network's DNS through the server.
+    async def nxdomain(host: str, port: int) -> list[str]:
+        raise OSError("no such host")
+
+    async def internal(host: str, port: int) -> list[str]:
+        return ["10.0.0.5"]
+
+    unknown = failure("http://ghost.example/a.jpg", resolver=nxdomain)
+    inside = failure("http://ghost.example/a.jpg", resolver=internal)
+    assert (
+        unknown.reason
+        == inside.reason
+        == ("ghost.example does not resolve to an address that may be fetched")
+    )
+    assert unknown.detail != inside.detail  # the logs still tell which

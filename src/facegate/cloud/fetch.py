@@ -114,12 +114,20 @@ class FetchOptions:
 
 
 class FetchError(Exception):
-    """A URL could not be fetched; ``reason`` may be shown to the caller as it is."""
+    """A URL could not be fetched; ``reason`` may be shown to the caller as it is, ``detail``
+    (for the logs) says more where the caller must not learn it."""
 
-    def __init__(self, kind: FetchErrorKind, reason: str) -> None:
-        super().__init__(f"{kind}: {reason}")
+    def __init__(self, kind: FetchErrorKind, reason: str, detail: str | None = None) -> None:
+        super().__init__(f"{kind}: {detail or reason}")
         self.kind: FetchErrorKind = kind
         self.reason = reason
+        self.detail = detail or reason
+
+
+def _unreachable(host: str, detail: str) -> FetchError:
+    # One answer whether the name does not resolve or resolves to an address we refuse: telling
+    # them apart would let a caller map the private network's DNS through this server.
+    return FetchError("error", f"{host} does not resolve to an address that may be fetched", detail)
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -228,9 +236,9 @@ class SafeFetcher:
                 answers = await self._resolve(target.host, target.port)
                 addresses = list(dict.fromkeys(ipaddress.ip_address(a) for a in answers))
             except (OSError, UnicodeError, ValueError):
-                raise FetchError("error", f"could not resolve {target.host}") from None
+                raise _unreachable(target.host, f"could not resolve {target.host}") from None
             if not addresses:
-                raise FetchError("error", f"could not resolve {target.host}")
+                raise _unreachable(target.host, f"could not resolve {target.host}")
         for address in addresses:
             why = self._allow.refusal(target.host, address)
             if why is None:
@@ -241,11 +249,10 @@ class SafeFetcher:
             else:
                 refused = f"{target.host} resolves to a {why} address"
             if referrer is not None:
-                raise FetchError(
-                    "error",
-                    f"a redirect from {referrer.where} led to a refused address: {refused}",
-                )
-            raise FetchError("error", f"refused address: {refused}")
+                detail = f"a redirect from {referrer.where} led to a refused address: {refused}"
+            else:
+                detail = f"refused address: {refused}"
+            raise _unreachable(target.host, detail)
         return addresses
 
     async def _open(self, target: _Target, addresses: Sequence[IPAddress]) -> httpx.Response:

@@ -13,6 +13,7 @@ import warnings
 from PIL import Image, UnidentifiedImageError
 
 from facegate.cloud.errors import CloudError, Status
+from facegate.core.media import sniff_format
 
 MAX_SELFIE_BYTES = 5 * 1024 * 1024
 MIN_SIDE_EXCLUSIVE = 8
@@ -29,17 +30,21 @@ def check_selfie(data: bytes, field: str) -> None:
             f"the selfie is {len(data)} bytes; at most {MAX_SELFIE_BYTES} (5 MB) are accepted",
             image=field,
         )
+    # The same probe as the SenseID endpoints (so a phone's MPO, a JPEG with a second picture
+    # inside, is a JPEG here too), then the header only for the size.
+    fmt = sniff_format(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            # Image.open reads the header only; it recognises many formats, so a real image in
-            # a format we do not take is told apart from a file that is no image at all.
-            with Image.open(io.BytesIO(data)) as img:
-                fmt, (width, height) = img.format or "", img.size
+            # Without a known signature Pillow tries every format it has, so that a real image
+            # in a format we do not take is told apart from a file that is no image at all.
+            with Image.open(io.BytesIO(data), formats=[fmt] if fmt else None) as img:
+                found, (width, height) = img.format or "", img.size
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         raise CloudError(
             Status.CORRUPT_IMAGE, "the file is not an image or is damaged", image=field
         ) from None
+    fmt = fmt or found
     if fmt not in FORMATS:
         raise CloudError(
             Status.INVALID_IMAGE_FORMAT_OR_SIZE,

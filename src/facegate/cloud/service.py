@@ -378,6 +378,7 @@ class CloudService:
             try:
                 return _Input(field, await self._fetchers[kind].fetch(url), None)
             except FetchError as exc:
+                log.info("fetch failed", extra={"image": field, "detail": exc.detail})
                 status = {
                     "timeout": Status.DOWNLOAD_TIMEOUT,
                     "too_big": Status.IMAGE_FILE_SIZE_TOO_BIG,

@@ -647,3 +647,18 @@ def test_generated_code_is_up_to_date(tmp_path: Path) -> None:
         assert (tmp_path / relative).read_bytes() == (committed / relative).read_bytes(), (
             f"src/facegate/proto/{relative} is stale: run `make proto`"
         )
+
+
+def test_counts_are_checked_before_anything_is_built_from_them() -> None:
+    # Issue 17's repro had 2.6 M challenge actions in 16 MB; 200,000 make the same point here.
+    m = valid_message()
+    one = m.challenge[0]
+    m.challenge.extend([one] * 200_000)
+    assert "more than the limit of 16" in refusal(seal_message(m))
+    m = valid_message()
+    for i in range(40):
+        m.device.extra[f"k{i}"] = "v"
+    assert "more than the limit of 32" in refusal(seal_message(m))
+    m = valid_message()
+    m.frames[0].roles.extend([m.frames[0].roles[0]] * 10)
+    assert "roles" in refusal(seal_message(m))

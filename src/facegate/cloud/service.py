@@ -318,7 +318,7 @@ class CloudService:
             self._load(stores, key, form, liveness_field, "liveness"),
         )
         check_selfie(selfie.data, selfie.field)
-        opened = self._open_package(package_input)
+        opened = await asyncio.to_thread(self._open_package, package_input)  # CPU: off the loop
         if package_input.stored_id is None and not await self._replay_guard.first_use(opened.nonce):
             raise CloudError(
                 Status.WRONG_LIVENESS_DATA,

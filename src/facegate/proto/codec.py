@@ -99,6 +99,10 @@ class PackageLimits:
     max_frames: int = 300
     min_frames: int = 1
     max_frame_bytes: int = 2 * 1024 * 1024  # one frame's JPEG
+    # Counts checked before anything is built from them: each entry costs work and memory, and
+    # a capture has a handful (the web SDK prompts at most 4 actions).
+    max_actions: int = 16
+    max_extra: int = 32  # device metadata entries
 
 
 DEFAULT_LIMITS = PackageLimits()
@@ -275,6 +279,16 @@ def _validate(m: pb.LivenessPackage, limits: PackageLimits) -> None:
     if m.mode not in _MODES:
         raise _corrupted("mode is unspecified" if m.mode == 0 else f"unknown mode {m.mode}")
 
+    if len(m.challenge) > limits.max_actions:
+        raise _corrupted(
+            f"the challenge lists {len(m.challenge)} actions, more than the limit of "
+            f"{limits.max_actions}"
+        )
+    if len(m.device.extra) > limits.max_extra:
+        raise _corrupted(
+            f"the device metadata has {len(m.device.extra)} entries, more than the limit of "
+            f"{limits.max_extra}"
+        )
     n = len(m.frames)
     if n == 0:
         raise _corrupted("the package holds no frames")
@@ -297,6 +311,8 @@ def _validate(m: pb.LivenessPackage, limits: PackageLimits) -> None:
             )
         if not frame.jpeg.startswith(_JPEG_SOI):
             raise _corrupted(f"frame {i} is not a JPEG (no SOI marker)")
+        if len(frame.roles) > len(_ROLES):
+            raise _corrupted(f"frame {i} lists {len(frame.roles)} roles; there are {len(_ROLES)}")
         for role in frame.roles:
             if role not in _ROLES:
                 raise _corrupted(f"frame {i} has {_enum_problem('role', role)}")

@@ -88,7 +88,8 @@ def _long(limits: VideoLimits) -> VideoLimits:
         sample_fps=limits.sample_fps,
         max_frames=int(40 * limits.sample_fps) + 1,
         max_output_side=limits.max_output_side,
-        decode_budget_s=300.0,
+        max_decoded_pixels=40 * 60 * 3840 * 2160,
+        decode_timeout_s=300.0,
     )
 
 

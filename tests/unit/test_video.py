@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from facegate.core.errors import Code, FacegateError
+from facegate.core.errors import Code, FacegateError, UnavailableError
 from facegate.core.limits import VideoLimits
 from facegate.core.video import DecodedVideo, decode_video, sniff_container
 
@@ -400,9 +400,28 @@ def test_a_side_above_max_side_is_refused_before_decoding() -> None:
     assert "its width and height must be" in refused(data, VideoLimits(max_side=100))
 
 
-def test_decoding_over_budget_is_refused() -> None:
-    detail = refused(make_video("mp4", "libx264"), VideoLimits(decode_budget_s=0.0))
-    assert detail == "the video could not be decoded within 0 s"
+def test_the_pixel_budget_ends_decoding_like_the_window_does() -> None:
+    # 3 s at 25 frames/s of 160×120: a budget of 50 frames' pixels stops decoding at 2 s; the
+    # clip is judged on those frames, with its header's duration, the same on any machine.
+    data = make_video("mp4", "libx264")
+    full = decode_video(data)
+    cut = decode_video(data, VideoLimits(max_decoded_pixels=50 * W * H))
+    assert cut.duration == full.duration
+    assert 1.8 <= cut.frames[-1].timestamp < 2.0  # the 50 frames decoded end at 1.96 s
+    assert [f.timestamp for f in cut.frames] == [f.timestamp for f in full.frames][
+        : len(cut.frames)
+    ]
+
+
+def test_a_packet_bound_refuses_what_no_valid_clip_needs() -> None:
+    detail = refused(make_video("mp4", "libx264"), VideoLimits(max_packets=10))
+    assert detail == "the video has more than 10 packets to read"
+
+
+def test_a_stuck_decoder_is_busy_not_an_invalid_video() -> None:
+    # The wall clock is only a net for a decoder that hangs: its expiry is 503, not 2008.
+    with pytest.raises(UnavailableError, match="took more than 0 s"):
+        decode_video(make_video("mp4", "libx264"), VideoLimits(decode_timeout_s=0.0))
 
 
 def test_damaged_videos_never_raise_anything_but_2008() -> None:

@@ -24,4 +24,11 @@ class VideoLimits:
     sample_fps: float = 10.0  # target sampling rate inside the window
     max_frames: int = 48  # cap on sampled frames (spread evenly when the cap binds)
     max_output_side: int = 1280  # sampled frames are converted to BGR at most this long side
-    decode_budget_s: float = 2.5  # wall-clock budget for decoding; beyond it → 2008, never a hang
+    # Work, not time, bounds what decoding may cost, so that a verdict never depends on what
+    # else the machine is doing: pixels decoded (8 s of 1080p at 30 frames/s; beyond it the
+    # clip is judged on what decoded so far, like a clip that ends there) and packets read.
+    max_decoded_pixels: int = 8 * 30 * 1920 * 1080
+    max_packets: int = 20_000
+    # A safety net for a stuck decoder only: past it the answer is 503 (busy, retry), never
+    # a verdict on the video.
+    decode_timeout_s: float = 60.0

@@ -1,10 +1,12 @@
 """Bytes → sampled BGR frames for liveness videos, decoded once from memory with PyAV.
 
 The same order as for photos keeps hostile uploads cheap: size in bytes first, then the container
-by magic bytes, then the picture size from the stream header, and only then decoding, under a
-wall-clock budget and a frame cap. Only the first ``window_seconds`` are decoded, and only the
+by magic bytes, then the picture size from the stream header, and only then decoding, under
+bounds on work (pixels decoded, packets read, frames): the same upload gets the same verdict on
+an idle machine and a saturated one. Only the first ``window_seconds`` are decoded, and only the
 sampled frames are converted to BGR (scaled down inside swscale), so a long or high-resolution
-video costs about as much as a short one.
+video costs about as much as a short one. A wall-clock limit remains only as a net for a stuck
+decoder, and its expiry is "busy" (503), never a verdict.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from av.stream import Disposition
 from av.video.frame import VideoFrame as AvFrame
 from av.video.stream import VideoStream
 
-from facegate.core.errors import Code, FacegateError
+from facegate.core.errors import Code, FacegateError, UnavailableError
 from facegate.core.limits import VideoLimits
 from facegate.core.types import ImageArray
 
@@ -111,15 +113,14 @@ def decode_video(data: bytes, limits: VideoLimits | None = None) -> DecodedVideo
             mode="r",
             format=_DEMUXERS[name],
             # FFmpeg's interrupt callback bounds the header parsing, which our loop cannot reach.
-            timeout=limits.decode_budget_s,
+            timeout=limits.decode_timeout_s,
             io_open=_refuse_nested_open,
         ) as box:
             return _decode(box, name, limits, started)
-    except FacegateError:
+    except (FacegateError, UnavailableError):
         raise
     except Exception as exc:  # av errors, MemoryError, ValueError …: all mean an unusable upload
-        if time.monotonic() - started >= limits.decode_budget_s:
-            _over_budget(limits, exc)
+        _check_deadline(started, limits, exc)
         _invalid("the video data is corrupt, truncated or cannot be decoded", exc)
 
 
@@ -139,6 +140,8 @@ def _decode(box: InputContainer, name: str, limits: VideoLimits, started: float)
     sampled: list[VideoFrame] = []
     next_target = 0
     decoded = 0
+    pixels_decoded = 0
+    packets = 0
     first: float | None = None
     last = 0.0
     rotation_ccw = 0
@@ -149,11 +152,15 @@ def _decode(box: InputContainer, name: str, limits: VideoLimits, started: float)
     packets_end = 0.0
     try:
         for packet in box.demux(stream):
-            _check_budget(started, limits)
+            _check_deadline(started, limits)
+            packets += 1
+            if packets > limits.max_packets:
+                _invalid(f"the video has more than {limits.max_packets} packets to read")
             packets_end = max(packets_end, _packet_end(packet))
             for frame in packet.decode():
-                _check_budget(started, limits)
+                _check_deadline(started, limits)
                 decoded += 1
+                pixels_decoded += frame.width * frame.height
                 if decoded > max_decoded:
                     _invalid(
                         f"the video has more than {max_decoded} frames in its first "
@@ -178,18 +185,22 @@ def _decode(box: InputContainer, name: str, limits: VideoLimits, started: float)
                     sampled.append(VideoFrame(index=len(sampled), timestamp=last, pixels=pixels))
                     while next_target < len(targets) and targets[next_target] <= last + _EPS:
                         next_target += 1
-                if last + period >= limits.window_seconds - _EPS:
+                # At the window's end, or at the pixel budget: what decoded so far is what the
+                # clip is judged on, whatever the load.
+                if (
+                    last + period >= limits.window_seconds - _EPS
+                    or pixels_decoded >= limits.max_decoded_pixels
+                ):
                     reached_window = True
                     break
             if reached_window:
                 break
     except FacegateError:
         raise
-    except av.FFmpegError:
+    except av.FFmpegError as exc:
         # A truncated upload ends in a damaged packet; what decoded before it is the playable
         # part, and the duration rule below judges whether that is enough.
-        if time.monotonic() - started >= limits.decode_budget_s:
-            raise
+        _check_deadline(started, limits, exc)
     if first is None:
         _invalid("no frame of the video could be decoded")
 
@@ -238,9 +249,9 @@ def _packets_end(
     """Presentation end (seconds) of the last intact packet after the decoded window."""
     end = 0.0
     try:
-        for packet in box.demux(stream):
-            _check_budget(started, limits)
-            if packet.is_corrupt:
+        for read, packet in enumerate(box.demux(stream)):
+            _check_deadline(started, limits)
+            if packet.is_corrupt or read >= limits.max_packets:
                 break
             end = max(end, _packet_end(packet))
     except av.FFmpegError:
@@ -307,13 +318,15 @@ def _positive(rate: Fraction | None) -> float | None:
     return float(rate) if rate and rate > 0 else None
 
 
-def _check_budget(started: float, limits: VideoLimits) -> None:
-    if time.monotonic() - started >= limits.decode_budget_s:
-        _over_budget(limits)
-
-
-def _over_budget(limits: VideoLimits, cause: BaseException | None = None) -> NoReturn:
-    _invalid(f"the video could not be decoded within {limits.decode_budget_s:g} s", cause)
+def _check_deadline(
+    started: float, limits: VideoLimits, cause: BaseException | None = None
+) -> None:
+    """The net for a stuck decoder: its expiry says "busy" (503), not "invalid video"."""
+    if time.monotonic() - started >= limits.decode_timeout_s:
+        raise UnavailableError(
+            f"the video took more than {limits.decode_timeout_s:g} s to decode; retry later",
+            retry_after=5,
+        ) from cause
 
 
 def _refuse_nested_open(url: str, flags: int, options: dict[str, str]) -> NoReturn:

@@ -117,3 +117,35 @@ def test_palette_and_alpha_images_decode() -> None:
     buf = io.BytesIO()
     Image.new("I;16", (40, 40)).save(buf, format="TIFF")
     assert decode_image(buf.getvalue()).pixels.shape == (40, 40, 3)
+
+
+def progressive(repeat_last_scan: int = 0) -> bytes:
+    rng = np.random.default_rng(11)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (200, 300, 3), dtype=np.uint8)).save(
+        buf, format="JPEG", progressive=True, quality=90
+    )
+    data = buf.getvalue()
+    last = data.rindex(b"\xff\xda")
+    # The repro: the last scan again and again (each pass re-decodes the whole image).
+    return data[:last] + data[last:-2] * (1 + repeat_last_scan) + data[-2:]
+
+
+def test_a_jpeg_with_repeated_scans_is_refused_before_decoding() -> None:
+    assert decode_image(progressive()).format == "JPEG"  # a normal progressive JPEG
+    with pytest.raises(ImageError) as info:
+        decode_image(progressive(repeat_last_scan=100))
+    assert info.value.code is Code.INVALID_IMAGE_TYPE
+    assert "scans, more than the 64 a photo needs" in info.value.detail
+    with pytest.raises(ImageError) as info:
+        decode_image(progressive(repeat_last_scan=100), corrupt_code=Code.CORRUPTED_IMAGE)
+    assert info.value.code is Code.CORRUPTED_IMAGE  # 2006 where the manual lists it
+
+
+def test_a_long_side_bound_decodes_a_smaller_picture() -> None:
+    rng = np.random.default_rng(5)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (1200, 1600, 3), dtype=np.uint8)).save(buf, "JPEG")
+    small = decode_image(buf.getvalue(), ImageLimits(max_output_side=400))
+    assert small.pixels.shape == (300, 400, 3)
+    assert decode_image(buf.getvalue()).pixels.shape == (1200, 1600, 3)

@@ -12,6 +12,11 @@ class ImageLimits:
     max_bytes: int = 5 * 1024 * 1024
     min_side: int = 32
     max_side: int = 5000
+    # A progressive JPEG is decoded once per scan: a few hundred repeated scans in a small file
+    # cost seconds of CPU. Photos have a dozen or so (an EXIF thumbnail adds its own).
+    max_scans: int = 64
+    # Decoded at most this long side (JPEGs by DCT scaling, so the full size is never held).
+    max_output_side: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

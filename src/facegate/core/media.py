@@ -8,6 +8,7 @@ decompression-bomb image is therefore refused without allocating its pixels.
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -76,12 +77,26 @@ def decode_image(
         raise ImageError(
             Code.INVALID_IMAGE_TYPE, "the file is not a JPEG, PNG, BMP, GIF or TIFF image"
         )
+    if fmt == "JPEG":
+        # Each scan starts with an SOS marker, which entropy-coded data cannot contain (a 0xFF
+        # there is followed by 0x00): counting them bounds the decoding work before it starts.
+        scans = data.count(b"\xff\xda")
+        if scans > limits.max_scans:
+            raise ImageError(
+                corrupt_code,
+                f"the JPEG has {scans} scans, more than the {limits.max_scans} a photo needs",
+            )
+    side = limits.max_output_side
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns on odd-but-readable EXIF and palettes.
             img = Image.open(io.BytesIO(data), formats=[fmt])
             width, height = img.size
             _check_dimensions(width, height, limits)
+            if side is not None and max(width, height) > side and fmt == "JPEG":
+                # libjpeg scales by 1/2, 1/4 or 1/8 while decoding, to at least this size.
+                scale = side / max(width, height)
+                img.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
             img.load()
             img = ImageOps.exif_transpose(img)
             rgb = img.convert("RGB")
@@ -89,7 +104,12 @@ def decode_image(
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageError(corrupt_code, f"the {fmt} data is corrupt or truncated") from exc
-    pixels = np.asarray(cv2.cvtColor(np.asarray(rgb), cv2.COLOR_RGB2BGR), dtype=np.uint8)
+    array = np.asarray(rgb)
+    if side is not None and max(array.shape[:2]) > side:
+        scale = side / max(array.shape[:2])
+        size = (max(1, round(array.shape[1] * scale)), max(1, round(array.shape[0] * scale)))
+        array = cv2.resize(array, size, interpolation=cv2.INTER_AREA)
+    pixels = np.asarray(cv2.cvtColor(array, cv2.COLOR_RGB2BGR), dtype=np.uint8)
     return DecodedImage(pixels=pixels, format=fmt)
 
 

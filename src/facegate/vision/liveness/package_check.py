@@ -15,8 +15,9 @@ reports it as a ``hack_score``, as its manual asks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from facegate.core.errors import Code, FacegateError, ImageError
 from facegate.core.limits import ImageLimits
@@ -31,6 +32,10 @@ from facegate.vision.pipeline import FacePipeline
 
 # Frames of one capture come from one camera at preview resolution.
 FRAME_LIMITS = ImageLimits(max_bytes=2 * 1024 * 1024, min_side=64, max_side=1920)
+# Decoded frames of one package, together (as square frames: 60 frames of 1280 × 1280 px); the
+# SDKs send fewer and smaller frames, which this leaves as they are.
+FRAME_SIDE = 1280
+PACKAGE_PIXELS = 60 * 1280 * 1280
 # The tracked face must be found in this share of the frames: a capture is of one face in view.
 MIN_FACE_SHARE = 0.8
 # Frames compared with the selected frame for identity (spread over the capture, plus every
@@ -79,13 +84,22 @@ class PackageCheck:
     selected: int = 0  # the index of the frame compared (the package's choice or the analyser's)
 
 
+def frame_limits(count: int) -> ImageLimits:
+    """Per-frame limits for a package of ``count`` frames: their decoded pixels together stay
+    within ``PACKAGE_PIXELS`` (each frame at most ``FRAME_SIDE`` long), so memory is bounded
+    by the budget, not by what a package carries."""
+    side = min(FRAME_SIDE, math.isqrt(PACKAGE_PIXELS // max(count, 1)))
+    return replace(FRAME_LIMITS, max_output_side=side)
+
+
 def decode_frames(package: LivenessPackage) -> list[VideoFrame]:
     frames: list[VideoFrame] = []
     t0 = package.frames[0].timestamp_ms
     size: tuple[int, int] | None = None
+    limits = frame_limits(len(package.frames))
     for i, f in enumerate(package.frames):
         try:
-            image = decode_image(f.jpeg, FRAME_LIMITS)
+            image = decode_image(f.jpeg, limits)
         except ImageError as exc:
             raise _fail(f"frame {i} could not be used: {exc.detail}") from None
         if image.format != "JPEG":

@@ -35,10 +35,22 @@ def _settings(**overrides: object) -> object:
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
-    """What the HTTP server is told beside the app: forwarded headers only from the proxies
-    the settings name (uvicorn would otherwise believe any local process)."""
+    """What the HTTP server is told beside the app: the bounds on request heads and connections
+    (``ops.http``), and forwarded headers only from the proxies the settings name (uvicorn would
+    otherwise believe any local process)."""
+    from facegate.ops.http import bounded_protocol
+
     proxies = ",".join(settings.trusted_proxies)
-    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
+    protocol = bounded_protocol(
+        settings.http_max_head_bytes,
+        settings.http_head_timeout_seconds,
+        settings.http_max_connections,
+    )
+    return {
+        "http": protocol,
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
+    }
 
 
 def _run_server(app: object, host: str, port: int, settings: object, *, keep_alive: int) -> None:
@@ -54,7 +66,6 @@ def _run_server(app: object, host: str, port: int, settings: object, *, keep_ali
         app,  # type: ignore[arg-type]
         host=host,
         port=port,
-        http="httptools",
         log_config=logging_config(settings.log_format, settings.log_level),
         access_log=False,  # the request middleware writes the access log, with request ids
         timeout_keep_alive=keep_alive,

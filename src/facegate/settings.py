@@ -184,6 +184,14 @@ class Settings(BaseSettings):
     source address is the client's only if the proxy is named in `FACEGATE_TRUSTED_PROXIES`."""
     auth_failure_window_seconds: float = Field(60.0, gt=0.0, le=86_400.0)
     """The window over which the failed-authentication burst refills."""
+    http_max_head_bytes: int = Field(64 * KiB, ge=8 * KiB, le=MiB)
+    """The largest request line and headers accepted; beyond it the answer is 431 and the
+    connection is closed."""
+    http_head_timeout_seconds: float = Field(10.0, gt=0.0, le=300.0)
+    """A request's line and headers must arrive within this long of its first byte (or of the
+    connection): else 408 and the connection is closed. Bodies are not limited by it."""
+    http_max_connections: int = Field(1000, ge=1, le=100_000)
+    """Connections open at once; one more is answered 503 with `Retry-After` and closed."""
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Addresses or CIDR networks of the reverse proxies whose `X-Forwarded-For` and
     `X-Forwarded-Proto` are believed (comma-separated). Empty: none, not even loopback, so a

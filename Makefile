@@ -6,7 +6,7 @@ HOST   ?= 0.0.0.0
 PORT   ?= 3000
 
 .PHONY: install serve worker test lint typecheck docs pytest bench-verification bench-latency calibrate \
-	synth-attacks fit-liveness bench-liveness bench-load proto web clean
+	synth-attacks fit-liveness bench-liveness bench-load proto web fuzz clean
 
 install: $(VENV)/.installed
 
@@ -73,6 +73,11 @@ fit-liveness: install
 bench-liveness: install
 	$(BIN)/facegate models install minifasnet --from $(MINIFASNET)
 	$(BIN)/python -m benchmarks.liveness --data ../shared/data --json benchmarks/results/liveness.json --doc docs/liveness.md
+
+# The API fuzzed from its OpenAPI document for longer than the test suite does (40 examples per
+# operation and generation mode there).
+fuzz: install
+	FACEGATE_FUZZ_EXAMPLES=2000 $(BIN)/pytest tests/api/test_fuzz.py
 
 # The web SDK and the hosted capture page: web/ (TypeScript) built with esbuild into
 # src/facegate/api/static/capture, which is committed (tests/web checks it equals a fresh build).

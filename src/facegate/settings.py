@@ -155,11 +155,11 @@ class Settings(BaseSettings):
         le=256,
         validation_alias=AliasChoices("HANDLERS", "FACEGATE_HANDLERS", "handlers"),
     )
-    """A worker computes this many requests at once (the manual's name and sizing;
-    default: the physical cores) and lets at most `worker_queue` more wait; beyond that it
-    answers "busy" at once."""
+    """A worker (or the API in-process, for the SenseID endpoints) computes this many requests
+    at once (the manual's name and sizing; default: the physical cores) and lets at most
+    `worker_queue` more wait; beyond that it answers "busy" (503, `Retry-After`) at once."""
     worker_queue: int | None = Field(None, ge=0, le=10_000)
-    """Requests a worker lets wait (unset: 4 × `HANDLERS`)."""
+    """Requests a worker, or the API in-process, lets wait (unset: 4 × `HANDLERS`)."""
     worker_port: int = Field(50050, ge=1, le=65535)
     """The port `facegate worker` listens on (the manual's 50050)."""
 

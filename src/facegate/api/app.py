@@ -22,6 +22,7 @@ from facegate.cloud.sessions import SessionService
 from facegate.compose import build_engine
 from facegate.core.crypto import Cipher
 from facegate.ops import probes
+from facegate.ops.admission import Admission
 from facegate.ops.context import RefusalBody, RequestContextMiddleware
 from facegate.ops.metered import MeteredEngine
 from facegate.ops.metrics import Metrics
@@ -39,6 +40,14 @@ VIDEO_PATHS = (
     "/identity/liveness_image_verification/stateless",
     "/liveness/silent_detection/stateless",
     "/identity/silent_image_verification/stateless",
+)
+# The SenseID endpoints: each request is one inference call. In-process they are admitted as a
+# worker admits calls (the cloud endpoint and the sessions have their keys' own limits).
+INFERENCE_PATHS = (
+    *VIDEO_PATHS,
+    "/identity/image_verification/stateless",
+    "/identity/multiface_image_omni_verification/stateless",
+    "/quality/face/stateless",
 )
 
 
@@ -106,12 +115,21 @@ def create_app(settings: Settings | None = None, engine: InferenceEngine | None 
     if settings.api_docs if settings.api_docs is not None else settings.environment != "production":
         _serve_reference(app)
     install_error_handlers(app, detailed=settings.detailed_messages)
+    # With workers, they admit (and the API tier answers 503 when none can take a call).
+    admission = (
+        None
+        if settings.worker_urls
+        else Admission(settings.handlers, settings.worker_queue_limit, metrics)
+    )
+    app.state.admission = admission
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         body_limits=body_limits,
         metrics=metrics,
         refusal_bodies=refusal_bodies,
+        admission=admission,
+        admitted_paths=INFERENCE_PATHS,
     )
     return app
 

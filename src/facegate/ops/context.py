@@ -14,13 +14,15 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facegate.core import stages
+from facegate.core.errors import UnavailableError
+from facegate.ops.admission import Admission
 from facegate.ops.logs import request_id_var
 from facegate.ops.metrics import Metrics
 
@@ -62,6 +64,8 @@ class RequestContextMiddleware:
         metrics: Metrics | None = None,
         trust_request_id: bool = False,
         refusal_bodies: Mapping[str, RefusalBody] | None = None,
+        admission: Admission | None = None,
+        admitted_paths: Collection[str] = (),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
@@ -72,6 +76,9 @@ class RequestContextMiddleware:
         # A worker keeps the API tier's id so one request can be followed through both logs;
         # the public API never takes an id from its callers.
         self.trust_request_id = trust_request_id
+        # Requests to these paths take an inference slot before their body is read.
+        self.admission = admission
+        self.admitted_paths = frozenset(admitted_paths)
 
     def _request_id(self, scope: Scope) -> str:
         if self.trust_request_id:
@@ -116,7 +123,19 @@ class RequestContextMiddleware:
                 status, state["code"], document = body(*refusal, request_id)
                 await _send_json(send, status, document, request_id)
                 return
-            await self.app(scope, receive, send_with_id)
+            if self.admission is None or scope["path"] not in self.admitted_paths:
+                await self.app(scope, receive, send_with_id)
+                return
+            try:
+                async with self.admission.slot():
+                    await self.app(scope, receive, send_with_id)
+            except UnavailableError as exc:
+                if status != 500:  # the app had answered already: not an admission refusal
+                    raise
+                body = self.refusal_bodies.get(scope["path"], envelope_body)
+                status, state["code"], document = body(503, 503, exc.detail, request_id)
+                retry = {"retry-after": str(exc.retry_after)}
+                await _send_json(send, status, document, request_id, retry)
         finally:
             self._done(scope, status, time.perf_counter() - started, timings)
 
@@ -185,8 +204,15 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _send_json(send: Send, status: int, document: object, request_id: str) -> None:
+async def _send_json(
+    send: Send,
+    status: int,
+    document: object,
+    request_id: str,
+    extra: Mapping[str, str] | None = None,
+) -> None:
     body = json.dumps(document).encode()
+    more = [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
     await send(
         {
             "type": "http.response.start",
@@ -196,6 +222,7 @@ async def _send_json(send: Send, status: int, document: object, request_id: str)
                 (b"content-length", str(len(body)).encode()),
                 (REQUEST_ID_HEADER.lower().encode(), request_id.encode()),
                 (b"connection", b"close"),
+                *more,
             ],
         }
     )

@@ -89,10 +89,10 @@ class Metrics:
             ["call", "refused_by"],
             registry=r,
         )
-        if tier == "worker":
-            self.queue_depth = Gauge(
-                "facegate_queue_depth", "Requests waiting for a free handler", registry=r
-            )
+        # The worker's, and the API's when it runs inference in-process.
+        self.queue_depth = Gauge(
+            "facegate_queue_depth", "Requests waiting for a free handler", registry=r
+        )
         if tier == "api":
             self.worker_requests = Counter(
                 "facegate_worker_requests",

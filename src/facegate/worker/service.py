@@ -10,10 +10,9 @@ retries on another worker.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +23,7 @@ from facegate import __version__
 from facegate.core.errors import FacegateError, UnavailableError
 from facegate.core.results import Result
 from facegate.ops import probes
+from facegate.ops.admission import Admission
 from facegate.ops.context import RequestContextMiddleware, request_id_of
 from facegate.ops.metered import MeteredEngine
 from facegate.ops.metrics import Metrics
@@ -32,41 +32,6 @@ from facegate.worker import wire
 from facegate.worker.interface import InferenceEngine, serving
 
 log = logging.getLogger("facegate.worker")
-
-
-class Admission:
-    """At most ``handlers`` requests inside, at most ``queue`` waiting; no more."""
-
-    def __init__(self, handlers: int, queue: int, metrics: Metrics | None = None) -> None:
-        self.handlers = handlers
-        self.queue = queue
-        self.waiting = 0
-        self.running = 0
-        self._free = asyncio.Semaphore(handlers)
-        self._metrics = metrics
-
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        if self.running >= self.handlers and self.waiting >= self.queue:
-            raise UnavailableError(
-                f"the worker is full ({self.running} computing, {self.waiting} waiting)"
-            )
-        self._set_waiting(+1)
-        try:
-            await self._free.acquire()
-        finally:
-            self._set_waiting(-1)
-        self.running += 1
-        try:
-            yield
-        finally:
-            self.running -= 1
-            self._free.release()
-
-    def _set_waiting(self, delta: int) -> None:
-        self.waiting += delta
-        if self._metrics is not None:
-            self._metrics.queue_depth.set(self.waiting)
 
 
 @dataclass(frozen=True, slots=True)

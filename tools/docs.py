@@ -169,12 +169,29 @@ def render_sizing() -> str:
     )
 
 
+def render_session_luck() -> str:
+    """How often a recording passes interactive sessions (benchmarks/sessions.py)."""
+    r = _json("sessions.json")
+    rows = [
+        "| actions | sessions | passed by a recording |",
+        "|---|---|---|",
+    ]
+    for n, a in r["by_actions"].items():
+        rows.append(f"| {n} | {a['sessions']} | {a['passed']} ({_pct(a['rate'])}) |")
+    kinds = ", ".join(
+        f"{k} {v['passed']}/{v['sessions']}" for k, v in r["one_action_by_kind"].items()
+    )
+    rows += ["", f"One action, by kind: {kinds}."]
+    return "\n".join(rows)
+
+
 BLOCKS = {
     ("docs/settings.md", "settings-table"): render_settings,
     ("README.md", "headline-figures"): render_headline,
     ("docs/models.md", "profile-comparison"): render_profiles,
     ("docs/packages.md", "package-speed"): render_package_speed,
     ("docs/scale.md", "sizing-rule"): render_sizing,
+    ("docs/sessions.md", "session-luck"): render_session_luck,
 }
 
 

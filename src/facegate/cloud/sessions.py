@@ -207,8 +207,7 @@ class _Capture:
         k = len(self.prompts)
         if self.record.mode != "interactive" or k >= len(self.record.actions):
             return None
-        per_action = round(self.settings.session_prompt_seconds * 1000) + PROMPT_GAP_MS
-        if self.at() >= LEAD_IN_MS + k * per_action:
+        if self.at() >= prompt_due(k, self.settings.session_prompt_seconds):
             return k, self.record.actions[k]
         return None
 
@@ -229,16 +228,10 @@ class _Capture:
     def package(self, opened_at: datetime, device: str) -> LivenessPackage:
         t0 = self.frames[0][0]
         stamps = [t - t0 for t, _ in self.frames]
-        prompt_ms = round(self.settings.session_prompt_seconds * 1000)
-        challenge: list[ChallengeAction] = []
+        challenge = challenge_windows(stamps, self.prompts, self.settings.session_prompt_seconds)
         roles = [{FrameRole.SEQUENCE} for _ in stamps]
-        for kind, at in self.prompts:
-            # The frames captured after the prompt went out, until its deadline.
-            window = [i for i, t in enumerate(stamps) if at < t <= at + prompt_ms]
-            if not window:
-                raise FrameError(f"no frame arrived while {kind} was asked for")
-            challenge.append(ChallengeAction(ActionKind(kind), window[0], window[-1]))
-            for i in window:
+        for action in challenge:
+            for i in range(action.first_frame, action.last_frame + 1):
                 roles[i].add(FrameRole.ACTION)
         return LivenessPackage(
             sdk_name="facegate-web",
@@ -256,6 +249,26 @@ class _Capture:
 
 class FrameError(ValueError):
     pass
+
+
+def prompt_due(index: int, prompt_seconds: float) -> int:
+    """Capture time (ms from the first frame) from which prompt ``index`` is sent."""
+    return LEAD_IN_MS + index * (round(prompt_seconds * 1000) + PROMPT_GAP_MS)
+
+
+def challenge_windows(
+    stamps: list[int], prompts: list[tuple[str, int]], prompt_seconds: float
+) -> tuple[ChallengeAction, ...]:
+    """Each prompted action over the frames captured after its prompt went out, until its
+    deadline (``stamps``: capture times from the first frame)."""
+    prompt_ms = round(prompt_seconds * 1000)
+    out = []
+    for kind, at in prompts:
+        window = [i for i, t in enumerate(stamps) if at < t <= at + prompt_ms]
+        if not window:
+            raise FrameError(f"no frame arrived while {kind} was asked for")
+        out.append(ChallengeAction(ActionKind(kind), window[0], window[-1]))
+    return tuple(out)
 
 
 class SessionService:

@@ -23,11 +23,6 @@ RequestId = Field(
     pattern="^[0-9a-f]{32}$",
     examples=["0ecc5731b5664d1a9b9cfbdb9eff383d"],
 )
-Score = Field(
-    ge=0.0,
-    le=1.0,
-    description="Calibrated: a threshold t in 0.4 … 0.9 accepts 10^-(10t-3) of impostors",
-)
 
 
 def answer(request: Request, result: Result, *, omit: frozenset[str] = frozenset()) -> JSONResponse:

@@ -133,9 +133,6 @@ class _Gates:
             else:
                 self._locks[key] = (lock, users - 1)
 
-    def __len__(self) -> int:
-        return len(self._locks)
-
 
 class CloudService:
     def __init__(

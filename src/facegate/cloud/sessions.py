@@ -243,7 +243,7 @@ class _Capture:
                 PackageFrame(jpeg, t, frozenset(r))
                 for (_, jpeg), t, r in zip(self.frames, stamps, roles, strict=True)
             ),
-            challenge=tuple(challenge),
+            challenge=challenge,
         )
 
 

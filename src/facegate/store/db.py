@@ -12,7 +12,7 @@ live on the filesystem, encrypted under the server key.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import (
@@ -103,6 +103,12 @@ class LivenessSessionRow(Base):
     # The outcome once decided: score, reason, actions, stored image ids (no image bytes).
     result: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
     liveness_data_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A datetime read back from a timezone-aware column: SQLite hands back naive ones, and
+    every one stored is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from facegate.store.db import ApiKey, DailyUsage, Database
+from facegate.store.db import ApiKey, DailyUsage, Database, as_utc
 
 SALT_BYTES = 16
 _DUMMY_SALT = bytes(SALT_BYTES)
@@ -63,9 +63,9 @@ class KeyInfo:
             id=row.id,
             api_id=row.api_id,
             name=row.name,
-            created_at=_aware(row.created_at),
-            expires_at=_aware(row.expires_at) if row.expires_at else None,
-            revoked_at=_aware(row.revoked_at) if row.revoked_at else None,
+            created_at=as_utc(row.created_at),
+            expires_at=as_utc(row.expires_at) if row.expires_at else None,
+            revoked_at=as_utc(row.revoked_at) if row.revoked_at else None,
             endpoints=tuple(row.endpoints) if row.endpoints is not None else None,
             rate_per_second=row.rate_per_second,
             quota_total=row.quota_total,
@@ -83,11 +83,6 @@ class Limits:
     rate_per_second: float | None = None
     quota_total: int | None = None
     quota_daily: int | None = None
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _unknown_key() -> ApiKey:

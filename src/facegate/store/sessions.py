@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from sqlalchemy import select, update
 
-from facegate.store.db import Database, LivenessSessionRow
+from facegate.store.db import Database, LivenessSessionRow, as_utc
 
 SessionStatus = Literal["created", "capturing", "passed", "failed", "expired"]
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -65,18 +65,13 @@ class SessionRecord:
             mode=row.mode,
             actions=tuple(row.actions),
             stored_status=row.status,
-            created_at=_aware(row.created_at),
-            expires_at=_aware(row.expires_at),
-            stream_opened_at=_aware(row.stream_opened_at) if row.stream_opened_at else None,
+            created_at=as_utc(row.created_at),
+            expires_at=as_utc(row.expires_at),
+            stream_opened_at=as_utc(row.stream_opened_at) if row.stream_opened_at else None,
             allowed_origins=tuple(row.allowed_origins) if row.allowed_origins is not None else None,
             result=row.result,
             liveness_data_id=row.liveness_data_id,
         )
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every one stored here is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _hash(token: str) -> bytes:
@@ -141,7 +136,7 @@ class SessionStore:
             row = s.scalar(select(LivenessSessionRow).where(LivenessSessionRow.id == session_id))
             if row is None or not hmac.compare_digest(row.token_hash, _hash(token)):
                 raise SessionRefusedError(unknown)
-            if now >= _aware(row.expires_at):
+            if now >= as_utc(row.expires_at):
                 raise SessionRefusedError("the session has expired")
             if row.allowed_origins is not None and origin not in row.allowed_origins:
                 raise SessionRefusedError(f"pages of {origin or 'no origin'} may not stream here")

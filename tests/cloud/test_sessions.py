@@ -62,18 +62,14 @@ class Sessions:
         return SessionView.model_validate(r.json())
 
 
-@pytest.fixture(scope="module")
-def sessions(tmp_path_factory: pytest.TempPathFactory, app: FastAPI) -> Iterator[Sessions]:
-    folder = tmp_path_factory.mktemp("sessions")
+def open_sessions(folder: Path, app: FastAPI, prompts: list[str]) -> Iterator[Sessions]:
     url = f"sqlite:///{folder / 'facegate.db'}"
     settings = Settings(
         liveness_use_pack=False,
         data_dir=folder,
         database_url=url,
         auth_failure_burst=10_000,
-        # Tests fix the prompts. A recording of natural movement passes blink, turn and nod
-        # windows often (see the note of issue 16): not yet the deterrent it must become.
-        session_fixed_actions=["open_mouth", "turn_left"],  # type: ignore[list-item]
+        session_fixed_actions=prompts,  # type: ignore[arg-type]
     )
     db = Database(url)
     db.migrate()
@@ -81,6 +77,12 @@ def sessions(tmp_path_factory: pytest.TempPathFactory, app: FastAPI) -> Iterator
     with TestClient(session_app) as c:
         yield Sessions(settings, session_app, c, KeyStore(db, settings.derived_key("api secrets")))
     db.dispose()
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory: pytest.TempPathFactory, app: FastAPI) -> Iterator[Sessions]:
+    # Tests fix the prompts: these two are ones the live clip does not perform on cue.
+    yield from open_sessions(tmp_path_factory.mktemp("sessions"), app, ["open_mouth", "turn_left"])
 
 
 @pytest.fixture(scope="module")
@@ -266,6 +268,42 @@ def test_a_recording_does_not_perform_prompts_it_never_saw(
     assert view.liveness_data_id is None
 
 
+# The other side: movements that begin after their prompts pass. No clip here shows a person
+# following prompts, so this one's own turn to the left and open mouth stand in for them: the
+# stream starts 4.7 s into the clip, and the prompts (fixed to turn left, then open mouth) go out
+# just before the clip makes each movement, as a person who reacts to them would move (any start
+# from 4.3 to 5.0 s passes).
+FOLLOWER = "liveportrait_d6.mp4"
+FOLLOWER_START_MS = 4700
+
+
+@pytest.fixture(scope="module")
+def follower_sessions(tmp_path_factory: pytest.TempPathFactory, app: FastAPI) -> Iterator[Sessions]:
+    yield from open_sessions(tmp_path_factory.mktemp("follower"), app, ["turn_left", "open_mouth"])
+
+
+def test_movements_begun_after_their_prompts_pass(
+    follower_sessions: Sessions, videos: Path
+) -> None:
+    sessions = follower_sessions
+    auth = sessions.key()
+    created = sessions.create(auth, mode="interactive", actions=2)
+    frames = [(t, j) for t, j in camera(videos / "live" / FOLLOWER) if t >= FOLLOWER_START_MS]
+    streamed = stream(sessions.client, created.session_id, created.client_token, frames)
+    assert streamed.messages[-1]["type"] == "result"
+    assert streamed.messages[-1]["status"] == "passed", streamed.messages[-1]
+    view = sessions.view(auth, created.session_id)
+    assert [a.kind for a in view.actions] == ["turn_left", "open_mouth"]
+    assert view.liveness_data_id is not None
+    r = sessions.client.get(f"{SESSIONS}/{created.session_id}/package", headers=auth)
+    package = open_package(r.content, package_key(sessions.settings.decrypt_key)).package
+    prompts = [a.prompted_ms for a in package.challenge]
+    assert prompts == [a.prompted_at_ms for a in view.actions]
+    for action in package.challenge:
+        assert action.prompted_ms is not None
+        assert package.frames[action.first_frame].timestamp_ms > action.prompted_ms
+
+
 # --- misuse -------------------------------------------------------------------------------------
 
 
@@ -370,7 +408,8 @@ def test_keys_see_their_own_sessions_only(sessions: Sessions, auth: dict[str, st
     ("body", "reason"),
     [
         ({"mode": "silent", "actions": 2}, "interactive sessions"),
-        ({"mode": "interactive"}, "1 to 4 actions"),
+        ({"mode": "interactive"}, "2 to 4 actions"),
+        ({"mode": "interactive", "actions": 1}, "too often by chance"),
         ({"mode": "interactive", "actions": 5}, "actions"),
         ({"ttl_seconds": 601}, "ttl_seconds"),
         ({"allowed_origins": ["https://bank.example/path"]}, "not an origin"),

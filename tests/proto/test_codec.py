@@ -80,8 +80,8 @@ def make_package(**changes: object) -> LivenessPackage:
         ),
         challenge=(
             ChallengeAction(ActionKind.BLINK, 1, 2),
-            ChallengeAction(ActionKind.TURN_LEFT, 5, 5),
-            ChallengeAction(ActionKind.NOD, 0, 5),
+            ChallengeAction(ActionKind.TURN_LEFT, 5, 5, prompted_ms=150),
+            ChallengeAction(ActionKind.NOD, 0, 5, prompted_ms=0),  # present, and zero
         ),
         device_score=0.7,
         extra={"camera_fps": "30", "ünïcode": "välue ✓"},
@@ -404,6 +404,15 @@ def test_action_frame_ranges() -> None:
     m.challenge[2].last_frame = 6
     assert (
         message_refusal(m) == "action 2: frames 0..6 are out of range (the package holds 6 frames)"
+    )
+
+
+def test_a_prompt_comes_before_the_frames_of_its_action() -> None:
+    assert [a.prompted_ms for a in open_package(sealed(), KEY).package.challenge] == [None, 150, 0]
+    m = valid_message()
+    m.challenge[1].prompted_ms = 4_000_000_001  # its first frame is at 4,000,000,000 ms
+    assert message_refusal(m) == (
+        "action 1: prompted at 4000000001 ms, after its first frame (4000000000 ms)"
     )
 
 

@@ -78,6 +78,11 @@ HELLO_SECONDS = 10.0  # for the first message, the token
 # Server load only makes the time passed longer, so it never trips this.
 MAX_AHEAD_MS = 1500
 AUDIT_IMAGES = 4
+# Interactive sessions ask for at least two actions, drawn from these: a recording passes one
+# prompt by chance far more often than two (benchmarks/sessions.py: about 8 % against under
+# 1 %), and people blink unasked every few seconds, so a blink prompt proves nothing.
+MIN_ACTIONS = 2
+PROMPTED_KINDS = tuple(k for k in ActionKind if k is not ActionKind.BLINK)
 TOO_DARK = 40.0  # mean grey level of a frame below which the client is told so
 # Close codes (4000-4999 are the application's): refused, timed out, failed stream.
 CLOSE_REFUSED, CLOSE_TIMEOUT, CLOSE_FAILED = 4403, 4408, 4400
@@ -89,7 +94,9 @@ class SessionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["silent", "interactive"] = "silent"
-    actions: int = Field(0, ge=0, le=4, description="prompts, interactive sessions only")
+    actions: int = Field(
+        0, ge=0, le=4, description=f"prompts, interactive sessions only ({MIN_ACTIONS} to 4)"
+    )
     ttl_seconds: int = Field(180, ge=30, le=600)
     allowed_origins: list[str] | None = Field(
         None, max_length=20, description="origins whose pages may stream, e.g. https://bank.example"
@@ -107,8 +114,12 @@ class SessionRequest(BaseModel):
     def check(self) -> None:
         if self.mode == "silent" and self.actions:
             raise CloudError(Status.INVALID_ARGUMENT, "actions are for interactive sessions")
-        if self.mode == "interactive" and not self.actions:
-            raise CloudError(Status.INVALID_ARGUMENT, "an interactive session needs 1 to 4 actions")
+        if self.mode == "interactive" and self.actions < MIN_ACTIONS:
+            raise CloudError(
+                Status.INVALID_ARGUMENT,
+                f"an interactive session needs {MIN_ACTIONS} to 4 actions: a recording passes a "
+                "single prompt too often by chance",
+            )
 
 
 def _basic(request: Request | WebSocket) -> tuple[str, str]:
@@ -267,7 +278,18 @@ def challenge_windows(
         window = [i for i, t in enumerate(stamps) if at < t <= at + prompt_ms]
         if not window:
             raise FrameError(f"no frame arrived while {kind} was asked for")
-        out.append(ChallengeAction(ActionKind(kind), window[0], window[-1]))
+        out.append(ChallengeAction(ActionKind(kind), window[0], window[-1], prompted_ms=at))
+    return tuple(out)
+
+
+def draw_actions(rng: random.Random, n: int) -> tuple[str, ...]:
+    """``n`` prompts at random from ``PROMPTED_KINDS``, never the same twice in a row (each
+    prompt is a fresh movement from rest)."""
+    out: list[str] = []
+    while len(out) < n:
+        kind = rng.choice(PROMPTED_KINDS).value
+        if not out or out[-1] != kind:
+            out.append(kind)
     return tuple(out)
 
 
@@ -295,13 +317,7 @@ class SessionService:
         fixed = self._settings.session_fixed_actions
         if fixed:
             return tuple(fixed[i % len(fixed)].value for i in range(n))
-        kinds = list(ActionKind)
-        out: list[str] = []
-        while len(out) < n:  # no action twice in a row: each prompt is a fresh one to follow
-            kind = self._random.choice(kinds).value
-            if not out or out[-1] != kind:
-                out.append(kind)
-        return tuple(out)
+        return draw_actions(self._random, n)
 
     async def create(self, request: Request) -> SessionCreated:
         stores, key = await self._key(request, SESSIONS_PATH)

@@ -45,11 +45,13 @@ class PackageFrame:
 
 @dataclass(frozen=True, slots=True)
 class ChallengeAction:
-    """One action of the challenge and the frames (indices, inclusive) where it was seen."""
+    """One action of the challenge and the frames (indices, inclusive) where it was seen,
+    or, when ``prompted_ms`` is set, the frames between its prompt and its deadline."""
 
     kind: ActionKind
     first_frame: int
     last_frame: int
+    prompted_ms: int | None = None  # capture time of the prompt (a server-driven session)
 
 
 @dataclass(frozen=True, slots=True)

@@ -336,6 +336,13 @@ def _validate(m: pb.LivenessPackage, limits: PackageLimits) -> None:
                 f"action {j}: frames {action.first_frame}..{action.last_frame} are out of range "
                 f"(the package holds {n} frames)"
             )
+        if action.HasField("prompted_ms") and (
+            action.prompted_ms > m.frames[action.first_frame].timestamp_ms
+        ):
+            raise _corrupted(
+                f"action {j}: prompted at {action.prompted_ms} ms, after its first frame "
+                f"({m.frames[action.first_frame].timestamp_ms} ms)"
+            )
 
     if m.HasField("device_score"):
         score = m.device_score
@@ -367,7 +374,10 @@ def _from_message(m: pb.LivenessPackage) -> LivenessPackage:
         ),
         challenge=tuple(
             ChallengeAction(
-                kind=_ACTIONS[a.type], first_frame=a.first_frame, last_frame=a.last_frame
+                kind=_ACTIONS[a.type],
+                first_frame=a.first_frame,
+                last_frame=a.last_frame,
+                prompted_ms=a.prompted_ms if a.HasField("prompted_ms") else None,
             )
             for a in m.challenge
         ),
@@ -392,7 +402,10 @@ def _to_message(p: LivenessPackage) -> pb.LivenessPackage:
         mode=_MODES_PB[p.mode],
         challenge=[
             pb.ChallengeAction(
-                type=_ACTIONS_PB[a.kind], first_frame=a.first_frame, last_frame=a.last_frame
+                type=_ACTIONS_PB[a.kind],
+                first_frame=a.first_frame,
+                last_frame=a.last_frame,
+                prompted_ms=a.prompted_ms,
             )
             for a in p.challenge
         ],

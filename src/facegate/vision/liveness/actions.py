@@ -156,3 +156,50 @@ def action_seen(
     st = strengths(kind, signals, rest)[first : last + 1]
     peak = float(np.max(st)) if len(st) else 0.0
     return peak >= 1.0, peak
+
+
+# A prompted action must rise from rest after the subject could have read the prompt: a
+# recording is as likely to be mid-turn or mid-word when a prompt goes out as at any moment, a
+# person following prompts is still. Rest is below half the action's level; nobody reads a
+# prompt and starts moving within a quarter of a second (visual reaction times are above 0.2 s
+# before reading anything).
+PROMPTED_REST = 0.5
+REACTION_MS = 250
+_OPPOSITE = {
+    ActionKind.TURN_LEFT: ActionKind.TURN_RIGHT,
+    ActionKind.TURN_RIGHT: ActionKind.TURN_LEFT,
+}
+
+
+def prompted_action_seen(
+    kind: ActionKind,
+    signals: Signals,
+    first: int,
+    last: int,
+    rest: Resting,
+    stamps_ms: Sequence[int],
+    prompted_ms: int,
+) -> tuple[bool, float, str]:
+    """Whether frames ``first..last`` (the prompt's window) show ``kind`` begun after the prompt:
+    a frame at rest, captured at least ``REACTION_MS`` after ``prompted_ms``, followed within the
+    window by one that reaches the action; and, for a turn, no turn the other way in the window.
+    Returns the verdict, the strongest level reached after a rest, and why it failed."""
+    st = strengths(kind, signals, rest)
+    peak = float(np.max(st[first : last + 1])) if last >= first else 0.0
+    opposite = _OPPOSITE.get(kind)
+    if opposite is not None:
+        other = strengths(opposite, signals, rest)[first : last + 1]
+        if len(other) and float(np.max(other)) >= 1.0:
+            return False, peak, f"the head also turned the other way ({float(np.max(other)):.2f})"
+    at_rest = False
+    risen = 0.0
+    for i in range(first, last + 1):
+        if at_rest:
+            risen = max(risen, float(st[i]))
+            if st[i] >= 1.0:
+                return True, risen, ""
+        if st[i] < PROMPTED_REST and stamps_ms[i] >= prompted_ms + REACTION_MS:
+            at_rest = True
+    if peak >= 1.0:
+        return False, risen, "it was under way before the prompt could have been read"
+    return False, risen, f"it reaches {peak:.2f} of the 1.00 needed after the prompt"

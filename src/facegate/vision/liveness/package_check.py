@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from facegate.core.errors import Code, FacegateError, ImageError
 from facegate.core.limits import ImageLimits
 from facegate.core.media import decode_image
-from facegate.core.package import FrameRole, LivenessPackage, Mode
+from facegate.core.package import ChallengeAction, FrameRole, LivenessPackage, Mode
 from facegate.core.types import FloatArray
 from facegate.core.video import VideoFrame
 from facegate.vision.liveness import actions
@@ -113,6 +113,51 @@ def decode_frames(package: LivenessPackage) -> list[VideoFrame]:
             )
         frames.append(VideoFrame(i, (f.timestamp_ms - t0) / 1000.0, image.pixels))
     return frames
+
+
+def challenge_verdict(
+    challenge: Sequence[ChallengeAction], signals: actions.Signals, stamps_ms: Sequence[int]
+) -> tuple[tuple[tuple[str, float], ...], str]:
+    """The actions a challenge claims, judged on the package's landmark signals: the actions
+    seen (each with its strongest level) and, when one is not, why (else ""). A malformed
+    challenge raises 2007. ``benchmarks/sessions.py`` calls this on recordings, so the rate
+    it reports is this rule's."""
+    claimed = [i for a in challenge for i in range(a.first_frame, a.last_frame + 1)]
+    rest = actions.Resting.of(signals, exclude=claimed)
+    if rest is None:
+        raise _fail("too few frames with a face to measure the challenge actions")
+    seen: list[tuple[str, float]] = []
+    previous_end = -1
+    for k, action in enumerate(challenge):
+        if action.first_frame <= previous_end:
+            raise _fail(
+                f"action {k} ({action.kind.value}) starts at frame {action.first_frame}, "
+                f"before the previous action ended (frame {previous_end})"
+            )
+        previous_end = action.last_frame
+        where = f"frames {action.first_frame}–{action.last_frame}"
+        if action.prompted_ms is None:
+            ok, peak = actions.action_seen(
+                action.kind, signals, action.first_frame, action.last_frame, rest
+            )
+            why = f"it reaches {peak:.2f} of the 1.00 needed"
+        else:
+            ok, peak, why = actions.prompted_action_seen(
+                action.kind,
+                signals,
+                action.first_frame,
+                action.last_frame,
+                rest,
+                stamps_ms,
+                action.prompted_ms,
+            )
+            where = f"the {where} after its prompt at {action.prompted_ms} ms"
+        if not ok:
+            return (), (
+                f"the claimed {action.kind.value} (action {k}) is not visible in {where} ({why})"
+            )
+        seen.append((action.kind.value, peak))
+    return tuple(seen), ""
 
 
 class PackageChecker:
@@ -216,36 +261,16 @@ class PackageChecker:
             points[o.index] = o.points
         h, w = frames[0].pixels.shape[:2]
         signals = actions.signals_of(points, w, h)
-        claimed = [i for a in package.challenge for i in range(a.first_frame, a.last_frame + 1)]
-        rest = actions.Resting.of(signals, exclude=claimed)
-        if rest is None:
-            raise _fail("too few frames with a face to measure the challenge actions")
-        seen: list[tuple[str, float]] = []
-        previous_end = -1
-        for k, action in enumerate(package.challenge):
-            if action.first_frame <= previous_end:
-                raise _fail(
-                    f"action {k} ({action.kind.value}) starts at frame {action.first_frame}, "
-                    f"before the previous action ended (frame {previous_end})"
-                )
-            previous_end = action.last_frame
-            ok, peak = actions.action_seen(
-                action.kind, signals, action.first_frame, action.last_frame, rest
-            )
-            if not ok:
-                raise _AttackSeenError(
-                    f"the claimed {action.kind.value} (action {k}) is not visible in frames "
-                    f"{action.first_frame}–{action.last_frame} "
-                    f"(it reaches {peak:.2f} of the 1.00 needed)",
-                    "action",
-                )
-            seen.append((action.kind.value, peak))
+        stamps = [f.timestamp_ms for f in package.frames]
+        seen, failure = challenge_verdict(package.challenge, signals, stamps)
+        if failure:
+            raise _AttackSeenError(failure, "action")
         for i, f in enumerate(package.frames):
             if FrameRole.ACTION in f.roles and not any(
                 a.first_frame <= i <= a.last_frame for a in package.challenge
             ):
                 raise _fail(f"frame {i} is marked as action evidence outside every action")
-        return tuple(seen)
+        return seen
 
     def _check_identity(
         self,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66\x61\x63\x65gate/v1/liveness.proto\x12\x0b\x66\x61\x63\x65gate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x02\n\x0fLivenessPackage\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x1d\n\x03sdk\x18\x02 \x01(\x0b\x32\x10.facegate.v1.Sdk\x12#\n\x06\x64\x65vice\x18\x03 \x01(\x0b\x32\x13.facegate.v1.Device\x12\x30\n\x0c\x63\x61pture_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1f\n\x04mode\x18\x05 \x01(\x0e\x32\x11.facegate.v1.Mode\x12/\n\tchallenge\x18\x06 \x03(\x0b\x32\x1c.facegate.v1.ChallengeAction\x12\"\n\x06\x66rames\x18\x07 \x03(\x0b\x32\x12.facegate.v1.Frame\x12\x19\n\x0c\x64\x65vice_score\x18\x08 \x01(\x02H\x00\x88\x01\x01\x42\x0f\n\r_device_score\"$\n\x03Sdk\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"z\n\x06\x44\x65vice\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12-\n\x05\x65xtra\x18\x02 \x03(\x0b\x32\x1e.facegate.v1.Device.ExtraEntry\x1a,\n\nExtraEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"a\n\x0f\x43hallengeAction\x12%\n\x04type\x18\x01 \x01(\x0e\x32\x17.facegate.v1.ActionType\x12\x13\n\x0b\x66irst_frame\x18\x02 \x01(\r\x12\x12\n\nlast_frame\x18\x03 \x01(\r\"R\n\x05\x46rame\x12\x0c\n\x04jpeg\x18\x01 \x01(\x0c\x12\x14\n\x0ctimestamp_ms\x18\x02 \x01(\r\x12%\n\x05roles\x18\x03 \x03(\x0e\x32\x16.facegate.v1.FrameRole*C\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bMODE_SILENT\x10\x01\x12\x14\n\x10MODE_INTERACTIVE\x10\x02*\xa8\x01\n\nActionType\x12\x1b\n\x17\x41\x43TION_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x41\x43TION_TYPE_BLINK\x10\x01\x12\x1a\n\x16\x41\x43TION_TYPE_OPEN_MOUTH\x10\x02\x12\x19\n\x15\x41\x43TION_TYPE_TURN_LEFT\x10\x03\x12\x1a\n\x16\x41\x43TION_TYPE_TURN_RIGHT\x10\x04\x12\x13\n\x0f\x41\x43TION_TYPE_NOD\x10\x05*p\n\tFrameRole\x12\x1a\n\x16\x46RAME_ROLE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x46RAME_ROLE_SEQUENCE\x10\x01\x12\x17\n\x13\x46RAME_ROLE_SELECTED\x10\x02\x12\x15\n\x11\x46RAME_ROLE_ACTION\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66\x61\x63\x65gate/v1/liveness.proto\x12\x0b\x66\x61\x63\x65gate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x02\n\x0fLivenessPackage\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x1d\n\x03sdk\x18\x02 \x01(\x0b\x32\x10.facegate.v1.Sdk\x12#\n\x06\x64\x65vice\x18\x03 \x01(\x0b\x32\x13.facegate.v1.Device\x12\x30\n\x0c\x63\x61pture_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1f\n\x04mode\x18\x05 \x01(\x0e\x32\x11.facegate.v1.Mode\x12/\n\tchallenge\x18\x06 \x03(\x0b\x32\x1c.facegate.v1.ChallengeAction\x12\"\n\x06\x66rames\x18\x07 \x03(\x0b\x32\x12.facegate.v1.Frame\x12\x19\n\x0c\x64\x65vice_score\x18\x08 \x01(\x02H\x00\x88\x01\x01\x42\x0f\n\r_device_score\"$\n\x03Sdk\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"z\n\x06\x44\x65vice\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12-\n\x05\x65xtra\x18\x02 \x03(\x0b\x32\x1e.facegate.v1.Device.ExtraEntry\x1a,\n\nExtraEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8b\x01\n\x0f\x43hallengeAction\x12%\n\x04type\x18\x01 \x01(\x0e\x32\x17.facegate.v1.ActionType\x12\x13\n\x0b\x66irst_frame\x18\x02 \x01(\r\x12\x12\n\nlast_frame\x18\x03 \x01(\r\x12\x18\n\x0bprompted_ms\x18\x04 \x01(\rH\x00\x88\x01\x01\x42\x0e\n\x0c_prompted_ms\"R\n\x05\x46rame\x12\x0c\n\x04jpeg\x18\x01 \x01(\x0c\x12\x14\n\x0ctimestamp_ms\x18\x02 \x01(\r\x12%\n\x05roles\x18\x03 \x03(\x0e\x32\x16.facegate.v1.FrameRole*C\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bMODE_SILENT\x10\x01\x12\x14\n\x10MODE_INTERACTIVE\x10\x02*\xa8\x01\n\nActionType\x12\x1b\n\x17\x41\x43TION_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x41\x43TION_TYPE_BLINK\x10\x01\x12\x1a\n\x16\x41\x43TION_TYPE_OPEN_MOUTH\x10\x02\x12\x19\n\x15\x41\x43TION_TYPE_TURN_LEFT\x10\x03\x12\x1a\n\x16\x41\x43TION_TYPE_TURN_RIGHT\x10\x04\x12\x13\n\x0f\x41\x43TION_TYPE_NOD\x10\x05*p\n\tFrameRole\x12\x1a\n\x16\x46RAME_ROLE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x46RAME_ROLE_SEQUENCE\x10\x01\x12\x17\n\x13\x46RAME_ROLE_SELECTED\x10\x02\x12\x15\n\x11\x46RAME_ROLE_ACTION\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,12 +34,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DEVICE_EXTRAENTRY']._loaded_options = None
   _globals['_DEVICE_EXTRAENTRY']._serialized_options = b'8\001'
-  _globals['_MODE']._serialized_start=745
-  _globals['_MODE']._serialized_end=812
-  _globals['_ACTIONTYPE']._serialized_start=815
-  _globals['_ACTIONTYPE']._serialized_end=983
-  _globals['_FRAMEROLE']._serialized_start=985
-  _globals['_FRAMEROLE']._serialized_end=1097
+  _globals['_MODE']._serialized_start=788
+  _globals['_MODE']._serialized_end=855
+  _globals['_ACTIONTYPE']._serialized_start=858
+  _globals['_ACTIONTYPE']._serialized_end=1026
+  _globals['_FRAMEROLE']._serialized_start=1028
+  _globals['_FRAMEROLE']._serialized_end=1140
   _globals['_LIVENESSPACKAGE']._serialized_start=77
   _globals['_LIVENESSPACKAGE']._serialized_end=398
   _globals['_SDK']._serialized_start=400
@@ -48,8 +48,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DEVICE']._serialized_end=560
   _globals['_DEVICE_EXTRAENTRY']._serialized_start=516
   _globals['_DEVICE_EXTRAENTRY']._serialized_end=560
-  _globals['_CHALLENGEACTION']._serialized_start=562
-  _globals['_CHALLENGEACTION']._serialized_end=659
-  _globals['_FRAME']._serialized_start=661
-  _globals['_FRAME']._serialized_end=743
+  _globals['_CHALLENGEACTION']._serialized_start=563
+  _globals['_CHALLENGEACTION']._serialized_end=702
+  _globals['_FRAME']._serialized_start=704
+  _globals['_FRAME']._serialized_end=786
 # @@protoc_insertion_point(module_scope)

@@ -89,14 +89,16 @@ class Device(_message.Message):
     def __init__(self, description: _Optional[str] = ..., extra: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ChallengeAction(_message.Message):
-    __slots__ = ("type", "first_frame", "last_frame")
+    __slots__ = ("type", "first_frame", "last_frame", "prompted_ms")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     FIRST_FRAME_FIELD_NUMBER: _ClassVar[int]
     LAST_FRAME_FIELD_NUMBER: _ClassVar[int]
+    PROMPTED_MS_FIELD_NUMBER: _ClassVar[int]
     type: ActionType
     first_frame: int
     last_frame: int
-    def __init__(self, type: _Optional[_Union[ActionType, str]] = ..., first_frame: _Optional[int] = ..., last_frame: _Optional[int] = ...) -> None: ...
+    prompted_ms: int
+    def __init__(self, type: _Optional[_Union[ActionType, str]] = ..., first_frame: _Optional[int] = ..., last_frame: _Optional[int] = ..., prompted_ms: _Optional[int] = ...) -> None: ...
 
 class Frame(_message.Message):
     __slots__ = ("jpeg", "timestamp_ms", "roles")

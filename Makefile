@@ -6,16 +6,31 @@ HOST   ?= 0.0.0.0
 PORT   ?= 3000
 
 .PHONY: install serve worker test lint typecheck docs pytest bench-verification bench-latency calibrate \
-	synth-attacks fit-liveness bench-liveness bench-load proto web fuzz clean
+	synth-attacks fit-liveness bench-liveness bench-load proto web fuzz lock audit clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the locked versions, every file checked against its sha256 (requirements/dev.txt, written
+# by `make lock`); facegate itself without build isolation, with the locked setuptools.
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[server,dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/facegate models verify
 	touch $@
+
+# Re-resolve the newest versions pyproject.toml allows, for Python 3.11 on Linux (the Dockerfile's
+# base and CI's), with the hash of every file: requirements/server.txt (the image) and dev.txt.
+LOCK = $(BIN)/uv pip compile --quiet --upgrade --generate-hashes --python-platform linux \
+	--python-version 3.11.7 --custom-compile-command "make lock" pyproject.toml requirements/build.in
+lock: install
+	$(LOCK) --extra server -o requirements/server.txt
+	$(LOCK) --extra server --extra dev -o requirements/dev.txt
+
+# Known vulnerabilities in the locked set (pip-audit); says so, and passes, when the advisory
+# source cannot be reached.
+audit: install
+	$(BIN)/python -m tools.audit requirements/dev.txt
 
 serve: install
 	$(BIN)/facegate serve --host $(HOST) --port $(PORT)

@@ -302,6 +302,9 @@ def test_movements_begun_after_their_prompts_pass(
     for action in package.challenge:
         assert action.prompted_ms is not None
         assert package.frames[action.first_frame].timestamp_ms > action.prompted_ms
+    for a in view.actions:  # seen after a reaction time, within the prompt's 2.5 s
+        assert a.seen_at_ms is not None
+        assert a.prompted_at_ms + 250 < a.seen_at_ms <= a.prompted_at_ms + 2500
 
 
 # --- misuse -------------------------------------------------------------------------------------

@@ -29,8 +29,9 @@ def turning(yaw_at: dict[int, float]) -> actions.Signals:
 def verdict(kind: ActionKind, signals: actions.Signals) -> tuple[bool, str]:
     rest = actions.Resting.of(signals, exclude=range(WINDOW[0], WINDOW[1] + 1))
     assert rest is not None
-    ok, _, why = actions.prompted_action_seen(kind, signals, *WINDOW, rest, STAMPS, PROMPT_MS)
-    return ok, why
+    seen = actions.prompted_action_seen(kind, signals, *WINDOW, rest, STAMPS, PROMPT_MS)
+    assert (seen.frame is not None) == seen.ok
+    return seen.ok, seen.why
 
 
 def span(first_ms: int, last_ms: int, degrees: float) -> dict[int, float]:
@@ -38,7 +39,11 @@ def span(first_ms: int, last_ms: int, degrees: float) -> dict[int, float]:
 
 
 def test_a_turn_begun_after_the_prompt_counts() -> None:
-    assert verdict(ActionKind.TURN_LEFT, turning(span(1600, 2400, 25.0))) == (True, "")
+    signals = turning(span(1600, 2400, 25.0))
+    assert verdict(ActionKind.TURN_LEFT, signals) == (True, "")
+    challenge = (ChallengeAction(ActionKind.TURN_LEFT, *WINDOW, prompted_ms=PROMPT_MS),)
+    seen, _ = challenge_verdict(challenge, signals, STAMPS)
+    assert seen == (("turn_left", pytest.approx(25.0 / actions.TURN_DEGREES), 16),)  # 1600 ms
 
 
 def test_a_turn_already_under_way_at_the_prompt_does_not() -> None:
@@ -77,7 +82,7 @@ def test_the_package_check_applies_the_rule_to_prompted_actions_only(prompted: i
     seen, failure = challenge_verdict(challenge, signals, STAMPS)
     if prompted is None:
         assert failure == ""
-        assert seen == (("turn_left", pytest.approx(25.0 / actions.TURN_DEGREES)),)
+        assert seen == (("turn_left", pytest.approx(25.0 / actions.TURN_DEGREES), 11),)
     else:
         assert seen == ()
         assert failure.startswith(

@@ -503,11 +503,13 @@ class SessionService:
         frames = package.frames
         audit = sorted({round(i * (len(frames) - 1) / (AUDIT_IMAGES - 1)) for i in range(4)})
         put = stores.blobs.put
+        seen = self._seen(package, result, len(prompts))
         outcome: dict[str, Any] = {
             "liveness_score": round(result.liveness_score, 6),
             "reason": result.attack or None,
             "actions": [
-                SessionAction(kind=kind, prompted_at_ms=at).model_dump() for kind, at in prompts
+                SessionAction(kind=kind, prompted_at_ms=at, seen_at_ms=ms).model_dump()
+                for (kind, at), ms in zip(prompts, seen, strict=True)
             ],
             "reference_image": put(record.key_id, "frame", frames[result.selected].jpeg),
             "audit_images": [put(record.key_id, "frame", frames[i].jpeg) for i in audit],
@@ -527,6 +529,16 @@ class SessionService:
             },
         )
         return status, result.attack
+
+    @staticmethod
+    def _seen(package: LivenessPackage, result: PackageLivenessResult, n: int) -> list[int | None]:
+        """Each prompted action's capture time where it was seen (None where it was not)."""
+        if len(result.actions) != n:  # failed before every action was judged
+            return [None] * n
+        return [
+            None if a.frame is None else package.frames[a.frame].timestamp_ms
+            for a in result.actions
+        ]
 
     async def _fail(
         self, stores: Stores, record: SessionRecord, reason: str, ws: WebSocket | None

@@ -308,6 +308,7 @@ class SilentVerifyResult(_Refusal, _Images, _Compared, _Verdict):
 class ActionSeen(Result):
     kind: str
     level: float  # the action's measured strength; 1 is the least that counts
+    frame: int | None = None  # where it was reached (prompted) or strongest, in the package
 
 
 class _PackageCheck(_Refusal):
@@ -547,7 +548,9 @@ class SessionAction(Result):
     kind: str
     prompted_at_ms: int = Field(description="capture time of the prompt, from the first frame")
     seen_at_ms: int | None = Field(
-        None, description="capture time of the frame where the action was strongest"
+        None,
+        description="capture time of the first frame, after the subject was at rest, where the "
+        "action was reached (from the first frame); null unless the session passed",
     )
 
 

@@ -302,7 +302,7 @@ class LocalEngine:
         return PackageVerifyResult(
             verification_score=score,
             liveness_score=check_r.liveness_score,
-            actions=tuple(ActionSeen(kind=k, level=v) for k, v in check_r.actions),
+            actions=tuple(ActionSeen(kind=k, level=v, frame=i) for k, v, i in check_r.actions),
             hack_score=check_r.hack_score,
             attack=check_r.attack,
             refused_by=check_r.refused_by,
@@ -314,7 +314,7 @@ class LocalEngine:
         check: PackageCheck = await self._run(self._check_package, package)
         return PackageLivenessResult(
             liveness_score=check.liveness_score,
-            actions=tuple(ActionSeen(kind=k, level=v) for k, v in check.actions),
+            actions=tuple(ActionSeen(kind=k, level=v, frame=i) for k, v, i in check.actions),
             hack_score=check.hack_score,
             attack=check.attack,
             refused_by=check.refused_by,

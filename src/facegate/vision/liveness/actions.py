@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -158,6 +159,13 @@ def action_seen(
     return peak >= 1.0, peak
 
 
+def strongest_frame(
+    kind: ActionKind, signals: Signals, first: int, last: int, rest: Resting
+) -> int:
+    """The frame of ``first..last`` where ``kind`` is strongest."""
+    return first + int(np.argmax(strengths(kind, signals, rest)[first : last + 1]))
+
+
 # A prompted action must rise from rest after the subject could have read the prompt: a
 # recording is as likely to be mid-turn or mid-word when a prompt goes out as at any moment, a
 # person following prompts is still. Rest is below half the action's level; nobody reads a
@@ -171,6 +179,16 @@ _OPPOSITE = {
 }
 
 
+class Seen(NamedTuple):
+    """A prompted action's verdict: the level reached after a rest, the frame where the action
+    was reached (None when it was not) and, when it failed, why."""
+
+    ok: bool
+    level: float
+    frame: int | None
+    why: str
+
+
 def prompted_action_seen(
     kind: ActionKind,
     signals: Signals,
@@ -179,27 +197,27 @@ def prompted_action_seen(
     rest: Resting,
     stamps_ms: Sequence[int],
     prompted_ms: int,
-) -> tuple[bool, float, str]:
+) -> Seen:
     """Whether frames ``first..last`` (the prompt's window) show ``kind`` begun after the prompt:
     a frame at rest, captured at least ``REACTION_MS`` after ``prompted_ms``, followed within the
-    window by one that reaches the action; and, for a turn, no turn the other way in the window.
-    Returns the verdict, the strongest level reached after a rest, and why it failed."""
+    window by one that reaches the action; and, for a turn, no turn the other way in the window."""
     st = strengths(kind, signals, rest)
     peak = float(np.max(st[first : last + 1])) if last >= first else 0.0
     opposite = _OPPOSITE.get(kind)
     if opposite is not None:
         other = strengths(opposite, signals, rest)[first : last + 1]
         if len(other) and float(np.max(other)) >= 1.0:
-            return False, peak, f"the head also turned the other way ({float(np.max(other)):.2f})"
+            why = f"the head also turned the other way ({float(np.max(other)):.2f})"
+            return Seen(False, peak, None, why)
     at_rest = False
     risen = 0.0
     for i in range(first, last + 1):
         if at_rest:
             risen = max(risen, float(st[i]))
             if st[i] >= 1.0:
-                return True, risen, ""
+                return Seen(True, risen, i, "")
         if st[i] < PROMPTED_REST and stamps_ms[i] >= prompted_ms + REACTION_MS:
             at_rest = True
     if peak >= 1.0:
-        return False, risen, "it was under way before the prompt could have been read"
-    return False, risen, f"it reaches {peak:.2f} of the 1.00 needed after the prompt"
+        return Seen(False, risen, None, "it was under way before the prompt could have been read")
+    return Seen(False, risen, None, f"it reaches {peak:.2f} of the 1.00 needed after the prompt")

@@ -76,7 +76,9 @@ def hack_score(liveness_score: float, threshold: float, attack: str, *, cues_fai
 class PackageCheck:
     liveness_score: float
     template: tuple[FloatArray, ...]  # the selected face's embedding, for the 1:1 comparison
-    actions: tuple[tuple[str, float], ...]  # (action, the strongest level seen, ≥ 1)
+    # (action, the level seen, ≥ 1, and the frame where it was reached: the first after a rest for
+    # a prompted action, else the strongest)
+    actions: tuple[tuple[str, float, int], ...]
     attack: str = ""  # why the package is taken for an attack; empty when it passed
     hack_score: float = 0.0  # see hack_score()
     refused_by: str = ""  # the liveness expert ("print", "replay"), "action" or "identity"
@@ -117,7 +119,7 @@ def decode_frames(package: LivenessPackage) -> list[VideoFrame]:
 
 def challenge_verdict(
     challenge: Sequence[ChallengeAction], signals: actions.Signals, stamps_ms: Sequence[int]
-) -> tuple[tuple[tuple[str, float], ...], str]:
+) -> tuple[tuple[tuple[str, float, int], ...], str]:
     """The actions a challenge claims, judged on the package's landmark signals: the actions
     seen (each with its strongest level) and, when one is not, why (else ""). A malformed
     challenge raises 2007. ``benchmarks/sessions.py`` calls this on recordings, so the rate
@@ -126,7 +128,7 @@ def challenge_verdict(
     rest = actions.Resting.of(signals, exclude=claimed)
     if rest is None:
         raise _fail("too few frames with a face to measure the challenge actions")
-    seen: list[tuple[str, float]] = []
+    seen: list[tuple[str, float, int]] = []
     previous_end = -1
     for k, action in enumerate(challenge):
         if action.first_frame <= previous_end:
@@ -136,27 +138,21 @@ def challenge_verdict(
             )
         previous_end = action.last_frame
         where = f"frames {action.first_frame}–{action.last_frame}"
+        window = (action.kind, signals, action.first_frame, action.last_frame, rest)
         if action.prompted_ms is None:
-            ok, peak = actions.action_seen(
-                action.kind, signals, action.first_frame, action.last_frame, rest
-            )
+            ok, peak = actions.action_seen(*window)
+            frame: int | None = actions.strongest_frame(*window)
             why = f"it reaches {peak:.2f} of the 1.00 needed"
         else:
-            ok, peak, why = actions.prompted_action_seen(
-                action.kind,
-                signals,
-                action.first_frame,
-                action.last_frame,
-                rest,
-                stamps_ms,
-                action.prompted_ms,
+            ok, peak, frame, why = actions.prompted_action_seen(
+                *window, stamps_ms, action.prompted_ms
             )
             where = f"the {where} after its prompt at {action.prompted_ms} ms"
-        if not ok:
+        if not ok or frame is None:
             return (), (
                 f"the claimed {action.kind.value} (action {k}) is not visible in {where} ({why})"
             )
-        seen.append((action.kind.value, peak))
+        seen.append((action.kind.value, peak, frame))
     return tuple(seen), ""
 
 
@@ -202,7 +198,7 @@ class PackageChecker:
         by_index = {o.index: o for o in observed.observations}
         selected = self._selected(package, frames, by_index, observed, result.selected)
         reference = self._pipeline.embed(selected.pixels, selected.face)
-        seen: tuple[tuple[str, float], ...] = ()
+        seen: tuple[tuple[str, float, int], ...] = ()
         attack = refused_by = ""
         if not result.passed:
             refused_by = result.refused_by
@@ -253,7 +249,7 @@ class PackageChecker:
         package: LivenessPackage,
         frames: Sequence[VideoFrame],
         observed: Observed,
-    ) -> tuple[tuple[str, float], ...]:
+    ) -> tuple[tuple[str, float, int], ...]:
         if not package.challenge:
             return ()
         points: list[FloatArray | None] = [None] * len(frames)

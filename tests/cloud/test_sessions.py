@@ -232,6 +232,46 @@ def test_a_live_clip_passes_and_its_package_verifies(
     assert ok(rc)["verify_score"] < 0.5
 
 
+def jpeg(image: np.ndarray) -> bytes:
+    ok_, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok_
+    return bytes(np.asarray(buf).tobytes())
+
+
+def test_guidance_says_what_to_change(
+    sessions: Sessions, auth: dict[str, str], live_frames: list[tuple[int, bytes]], videos: Path
+) -> None:
+    """Guidance looks at every fifth frame: here the camera shows nothing, then two people, then
+    a face far away, then the face jumps sideways between looks, then stays."""
+    face = cv2.imdecode(np.frombuffer(live_frames[20][1], np.uint8), cv2.IMREAD_COLOR)
+    h, w = face.shape[:2]
+    other = cv2.imdecode(np.frombuffer(camera(videos / "live" / "apfol_real2.webm")[20][1],
+                                       np.uint8), cv2.IMREAD_COLOR)  # fmt: skip
+    two = cv2.resize(np.hstack([face, cv2.resize(other, (w, h))]), (w, h // 2))
+    two = cv2.copyMakeBorder(two, 0, h - two.shape[0], 0, 0, cv2.BORDER_CONSTANT, value=(90,) * 3)
+    far = np.full_like(face, 90)
+    small = cv2.resize(face, (w // 4, h // 4))
+    far[h // 2 - h // 8 : h // 2 - h // 8 + small.shape[0], w // 2 - w // 8 :][
+        :, : small.shape[1]
+    ] = small
+    half = cv2.resize(face, (w // 2, h // 2))
+    left, right = np.full_like(face, 90), np.full_like(face, 90)
+    left[h // 4 : h // 4 + half.shape[0], : half.shape[1]] = half
+    right[h // 4 : h // 4 + half.shape[0], w - half.shape[1] :] = half
+    phases = [np.full_like(face, 90), two, far, left, right, right, right]
+    frames = [(i * 100, jpeg(phases[i // 5])) for i in range(5 * len(phases))]
+    created = sessions.create(auth, mode="silent")
+    streamed = stream(sessions.client, created.session_id, created.client_token, frames)
+    codes = [m["code"] for m in streamed.messages if m["type"] == "guidance"]
+    expected = iter(["no_face", "several_faces", "move_closer", "hold_still", "ok"])
+    step = next(expected)
+    for code in codes:
+        if code == step:
+            step = next(expected, "")
+    assert step == "", codes
+    assert codes[-1] == "ok", codes
+
+
 def test_a_replay_clip_fails(sessions: Sessions, auth: dict[str, str], videos: Path) -> None:
     created = sessions.create(auth, mode="silent")
     streamed = stream(

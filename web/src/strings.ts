@@ -43,6 +43,10 @@ export const STRINGS: Record<string, Strings> = {
     },
     guidance: {
       too_dark: "It is too dark: move towards the light.",
+      no_face: "No face is visible: look at the screen, inside the oval.",
+      several_faces: "Only one face may be in view.",
+      move_closer: "Move closer to the camera.",
+      hold_still: "Hold still.",
       ok: "",
     },
     errors: {
@@ -74,6 +78,10 @@ export const STRINGS: Record<string, Strings> = {
     },
     guidance: {
       too_dark: "Il fait trop sombre : rapprochez-vous de la lumière.",
+      no_face: "Aucun visage n'est visible : regardez l'écran, dans l'ovale.",
+      several_faces: "Un seul visage doit être visible.",
+      move_closer: "Rapprochez-vous de la caméra.",
+      hold_still: "Ne bougez plus.",
       ok: "",
     },
     errors: {

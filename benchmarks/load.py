@@ -79,10 +79,10 @@ class Proc:
     popen: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        out = self.log.open("ab")
-        self.popen = subprocess.Popen(
-            self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
-        )
+        with self.log.open("ab") as out:  # the child keeps its own copy of the descriptor
+            self.popen = subprocess.Popen(
+                self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
+            )
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -198,6 +198,62 @@ def render_session_luck() -> str:
     return "\n".join(rows)
 
 
+def render_memory_rule() -> str:
+    """Peak memory under the worst admitted inputs and the rule (benchmarks/memory.py)."""
+    r = _json("memory.json")
+    rule = r["rule"]
+    d = rule["documented"]
+    rows = [
+        "| endpoint (worst admitted input) | peak, 1 handler | peak, 2 handlers | per handler |",
+        "|---|---|---|---|",
+    ]
+    for name, runs in r["runs"].items():
+        one, two = (next(x for x in runs if x["handlers"] == h) for h in (1, 2))
+        rows.append(
+            f"| {name} | {one['peak_mb']:.0f} MiB | {two['peak_mb']:.0f} MiB "
+            f"| {rule['per_request_mb'][name]:.0f} MiB |"
+        )
+    rows += [
+        "",
+        f"Idle (models loaded, one small request served): {rule['idle_mb']:.0f} MiB. "
+        "With the queue "
+        f"full of the largest body ({r['largest_body_mb']:.1f} MiB): "
+        + ", ".join(
+            f"{q['handlers']} handler(s) + {q['queue']} waiting: {q['peak_mb']:.0f} MiB"
+            for q in r["queued"]
+        )
+        + f". Measured {r['when'][:10]} on {r['machine']}.",
+        "",
+        f"**Rule** (each term measured, plus 15 %, rounded up): peak ≤ {d['idle_mb']} MiB + "
+        f"HANDLERS × {d['per_handler_mb']} MiB + FACEGATE_WORKER_QUEUE × {d['per_queued_mb']} MiB.",
+    ]
+    return "\n".join(rows)
+
+
+def render_session_cost() -> str:
+    """What a capture session costs the server (benchmarks/session_cost.py)."""
+    r = _json("session_cost.json")
+    rows = [
+        "| mode | sessions at once | CPU per second of streaming | decision CPU per session "
+        "| last frame → result (median, max) |",
+        "|---|---|---|---|---|",
+    ]
+    for run in r["runs"]:
+        wait = run["last_frame_to_result_s"]
+        waited = f"{wait['median']:.2f} s, {wait['max']:.2f} s" if wait else "—"
+        rows.append(
+            f"| {run['mode']} | {run['sessions']} | {run['stream_cpu_s_per_s']:.3f} s "
+            f"| {run['decision_cpu_s']:.2f} s | {waited} |"
+        )
+    per_core = ", ".join(f"{m}: {n:g}" for m, n in r["streams_per_core"].items())
+    rows += [
+        "",
+        f"Streams one core carries at once (frames checked, guidance looks; the decision apart): "
+        f"{per_core}. Clip `{r['clip']}`; measured {r['when'][:10]} on {r['machine']}.",
+    ]
+    return "\n".join(rows)
+
+
 BLOCKS = {
     ("docs/settings.md", "settings-table"): render_settings,
     ("README.md", "headline-figures"): render_headline,
@@ -205,6 +261,8 @@ BLOCKS = {
     ("docs/packages.md", "package-speed"): render_package_speed,
     ("docs/scale.md", "sizing-rule"): render_sizing,
     ("docs/sessions.md", "session-luck"): render_session_luck,
+    ("docs/reliability.md", "memory-rule"): render_memory_rule,
+    ("docs/sessions.md", "session-cost"): render_session_cost,
 }
 
 

@@ -89,10 +89,12 @@ bench-liveness: install
 	$(BIN)/facegate models install minifasnet --from $(MINIFASNET)
 	$(BIN)/python -m benchmarks.liveness --data ../shared/data --json benchmarks/results/liveness.json --doc docs/liveness.md
 
-# The API fuzzed from its OpenAPI document for longer than the test suite does (40 examples per
-# operation and generation mode there).
+# The API fuzzed from its OpenAPI document, and the parsers of attacker bytes with Atheris
+# (tests/fuzz), for longer than the test suite does (40 examples per operation and generation
+# mode there; 10 s per fuzz target).
 fuzz: install
 	FACEGATE_FUZZ_EXAMPLES=2000 $(BIN)/pytest tests/api/test_fuzz.py
+	FACEGATE_FUZZ_SECONDS=300 $(BIN)/pytest tests/fuzz
 
 # The web SDK and the hosted capture page: web/ (TypeScript) built with esbuild into
 # src/facegate/api/static/capture, which is committed (tests/web checks it equals a fresh build).

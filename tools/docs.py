@@ -246,10 +246,17 @@ def render_session_cost() -> str:
             f"| {run['decision_cpu_s']:.2f} s | {waited} |"
         )
     per_core = ", ".join(f"{m}: {n:g}" for m, n in r["streams_per_core"].items())
+    whole = ", ".join(
+        f"{run['mode']} {run['session_cpu_s']:.1f} CPU-s (≈ {60 / run['session_cpu_s']:.0f} "
+        "per core-minute)"
+        for run in r["runs"]
+        if run["sessions"] == 1
+    )
     rows += [
         "",
         f"Streams one core carries at once (frames checked, guidance looks; the decision apart): "
-        f"{per_core}. Clip `{r['clip']}`; measured {r['when'][:10]} on {r['machine']}.",
+        f"{per_core}. A whole session, streaming and decision: {whole}. Clip `{r['clip']}`; "
+        f"measured {r['when'][:10]} on {r['machine']}.",
     ]
     return "\n".join(rows)
 

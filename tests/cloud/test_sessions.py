@@ -359,6 +359,29 @@ def error_of(streamed: Streamed) -> str:
     return reason
 
 
+def test_a_dropped_connection_fails_the_session_cleanly(
+    sessions: Sessions, auth: dict[str, str], live_frames: list[tuple[int, bytes]]
+) -> None:
+    created = sessions.create(auth, mode="silent")
+    url = f"{SESSIONS}/{created.session_id}/stream"
+    with sessions.client.websocket_connect(url) as ws:
+        ws.send_text(json.dumps({"client_token": created.client_token}))
+        assert ws.receive_json()["type"] == "ready"
+        for stamp, jpeg in live_frames[:3]:
+            ws.send_bytes(struct.pack(">I", stamp) + jpeg)
+        ws.close(1001)  # the page went away, as a browser's close arrives
+        deadline = time.monotonic() + 30  # the server notices the close on its own task
+        while (view := sessions.view(auth, created.session_id)).status == "capturing":
+            assert time.monotonic() < deadline, view
+            time.sleep(0.05)
+    assert view.status == "failed"
+    assert view.reason == "the connection was lost during the capture"
+    assert view.liveness_data_id is None
+    # A session streams once: the page cannot pick up where it left off, it starts a new one.
+    again = stream(sessions.client, created.session_id, created.client_token, live_frames[:3])
+    assert "already used" in error_of(again)
+
+
 def test_a_token_opens_one_stream_of_its_own_session_only(
     sessions: Sessions,
     auth: dict[str, str],

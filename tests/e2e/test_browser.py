@@ -143,6 +143,26 @@ def run_page(driver: Any, url: str, timeout: float = 90.0) -> str:
     return state
 
 
+@dataclass
+class Ended:
+    state: str  # data-facegate-state at the end
+    result: str | None  # data-facegate-result
+    status: str  # the text the page shows
+    address: str  # the page's URL at the end
+
+
+def capture(camera: Path, url: str) -> Ended:
+    """The page run in a browser whose camera plays ``camera``, to its end."""
+    driver = browser(camera)
+    try:
+        state = run_page(driver, url)
+        root = driver.find_element(By.ID, "facegate")
+        status = driver.find_element(By.CSS_SELECTOR, ".fg-status").text
+        return Ended(state, root.get_attribute("data-facegate-result"), status, driver.current_url)
+    finally:
+        driver.quit()
+
+
 LIVE = sorted(p.name for p in (data_root() / "video" / "live").glob("*.*"))
 REPLAY = sorted(p.name for p in (data_root() / "video" / "replay").glob("*.*"))
 
@@ -171,17 +191,9 @@ def test_a_live_camera_passes_a_silent_session(
     server: Server, cameras: dict[str, Path], clip: str, videos: Path
 ) -> None:
     created = server.create(mode="silent")
-    driver = browser(cameras[f"live/{clip}"])
-    try:
-        state = run_page(driver, page(server, created))
-        root = driver.find_element(By.ID, "facegate")
-        status = driver.find_element(By.CSS_SELECTOR, ".fg-status").text
-        assert state == "done", status
-        assert root.get_attribute("data-facegate-result") == "passed", status
-        # The token left the address bar once read.
-        assert "client_token" not in driver.current_url
-    finally:
-        driver.quit()
+    ended = capture(cameras[f"live/{clip}"], page(server, created))
+    assert (ended.state, ended.result) == ("done", "passed"), ended.status
+    assert "client_token" not in ended.address  # the token left the address bar once read
     view = server.view(created["session_id"])
     assert view["status"] == "passed"
     r = httpx.get(f"{server.url}{SESSIONS}/{created['session_id']}/package", headers=server.auth)
@@ -209,27 +221,15 @@ def test_a_live_camera_passes_a_silent_session(
 @pytest.mark.parametrize("clip", REPLAY)
 def test_a_replay_camera_fails(server: Server, cameras: dict[str, Path], clip: str) -> None:
     created = server.create(mode="silent")
-    driver = browser(cameras[f"replay/{clip}"])
-    try:
-        state = run_page(driver, page(server, created))
-        root = driver.find_element(By.ID, "facegate")
-        assert state == "done"
-        assert root.get_attribute("data-facegate-result") == "failed"
-    finally:
-        driver.quit()
+    ended = capture(cameras[f"replay/{clip}"], page(server, created))
+    assert (ended.state, ended.result) == ("done", "failed"), ended.status
     assert server.view(created["session_id"])["status"] == "failed"
 
 
 def test_a_recording_does_not_answer_the_prompts(server: Server, cameras: dict[str, Path]) -> None:
     created = server.create(mode="interactive", actions=2)
-    driver = browser(cameras[f"live/{OTHER}"])
-    try:
-        state = run_page(driver, page(server, created))
-        root = driver.find_element(By.ID, "facegate")
-        assert state == "done"
-        assert root.get_attribute("data-facegate-result") == "failed"
-    finally:
-        driver.quit()
+    ended = capture(cameras[f"live/{OTHER}"], page(server, created))
+    assert (ended.state, ended.result) == ("done", "failed"), ended.status
     view = server.view(created["session_id"])
     assert view["status"] == "failed"
     assert [a["kind"] for a in view["actions"]] == ["open_mouth", "turn_left"]

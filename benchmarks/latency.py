@@ -204,6 +204,63 @@ def bench_facegate(
     return results
 
 
+def bench_bare(
+    pairs: list[tuple[Path, Path]],
+    concurrencies: list[int],
+    warmup: int,
+    detect_side: int,
+    min_score: float,
+) -> dict[str, Any]:
+    """The floor under the service: the default profile's YuNet and SFace, from the same files,
+    called directly in this process on the same photos — read, decode, detect with the longer
+    side at ``detect_side`` (the server's ``FACEGATE_DETECT_MAX_SIDE``), align, embed both
+    faces, compare. No HTTP, no encryption, no quality or pose measures, one thread per model
+    call as the server's handlers run them."""
+    import threading
+
+    import cv2
+
+    from facegate.vision.manifest import load_manifest
+
+    manifest = load_manifest()
+    profile = manifest.profile("default")
+    detector_file = str(manifest.verified_path(profile.detector))
+    embedder_file = str(manifest.verified_path(profile.embedders[0]))
+    local = threading.local()
+
+    def models() -> tuple[Any, Any]:
+        if not hasattr(local, "detector"):
+            local.detector = cv2.FaceDetectorYN.create(detector_file, "", (320, 320), min_score)
+            local.embedder = cv2.FaceRecognizerSF.create(embedder_file, "")
+        return local.detector, local.embedder
+
+    def embed(path: Path) -> Any:
+        detector, embedder = models()
+        image = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+        h, w = image.shape[:2]
+        scale = min(1.0, detect_side / max(h, w))
+        small = cv2.resize(image, (round(w * scale), round(h * scale))) if scale < 1 else image
+        detector.setInputSize((small.shape[1], small.shape[0]))
+        _, faces = detector.detect(small)
+        if faces is None:
+            return None
+        face = faces[0].copy()
+        face[:14] /= scale
+        return embedder.feature(embedder.alignCrop(image, face))
+
+    def one(pair: tuple[Path, Path]) -> bool:
+        first, second = embed(pair[0]), embed(pair[1])
+        if first is None or second is None:
+            return False
+        _, embedder = models()
+        embedder.match(first, second, cv2.FaceRecognizerSF_FR_COSINE)
+        return True
+
+    for p in pairs[:warmup]:
+        one(p)
+    return {f"concurrency_{c}": drive(one, pairs, c) for c in concurrencies}
+
+
 def bench_peer(
     pairs: list[tuple[Path, Path]], concurrencies: list[int], warmup: int
 ) -> dict[str, Any]:
@@ -241,7 +298,8 @@ def main() -> int:
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--profile", default="default", help="the server's FACEGATE_PROFILE")
     ap.add_argument("--package-requests", type=int, default=60)
-    ap.add_argument("--only", choices=["verification", "package"])
+    ap.add_argument("--only", choices=["verification", "package", "ratio"],
+                    help="ratio: the service and the bare models alone, side by side")  # fmt: skip
     ap.add_argument("--json", type=Path)
     ap.add_argument(
         "--doc", type=Path, help="then rewrite the table in this page from latency-<profile>.json"
@@ -250,17 +308,30 @@ def main() -> int:
     result: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
     if args.json and args.json.exists():
         result = {**json.loads(args.json.read_text()), **result}  # --only updates its part
-    if args.only != "package":
+    if args.only == "ratio":
+        pairs = photo_pairs(args.data, args.requests)
+        settings = Settings()
+        side = settings.detect_max_side
+        result = {
+            "machine": {"cpus": os.cpu_count()},
+            "photos": "NUAA live webcam frames, 640×480 JPEG",
+            "detect_max_side": side,
+            "facegate": bench_facegate(pairs, args.concurrency, args.warmup, "default"),
+            "bare_models": bench_bare(
+                pairs, args.concurrency, args.warmup, side, settings.detect_min_score
+            ),
+        }
+    elif args.only != "package":
         pairs = photo_pairs(args.data, args.requests)
         result["photos"] = "NUAA live webcam frames, 640×480 JPEG"
         result["profile"] = args.profile
         result["facegate"] = bench_facegate(pairs, args.concurrency, args.warmup, args.profile)
         if not args.no_peer:
             result["face_recognition_peer"] = bench_peer(pairs, args.concurrency, args.warmup)
-    if args.only != "verification":
+    if args.only not in ("verification", "ratio"):
         result["liveness_package"] = bench_package(args.data, args.package_requests, args.warmup)
     print(f"{'system':24} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'fail':>5}")
-    for system in ("facegate", "face_recognition_peer", "liveness_package"):
+    for system in ("facegate", "bare_models", "face_recognition_peer", "liveness_package"):
         for key, r in result.get(system, {}).items():
             if isinstance(r, dict):
                 print(

@@ -261,6 +261,28 @@ def render_session_cost() -> str:
     return "\n".join(rows)
 
 
+def render_bare_ratio() -> str:
+    """The service beside its own models called directly (benchmarks/latency.py --only ratio)."""
+    r = _json("latency-ratio.json")
+    rows = [
+        "| concurrency | service p50 | bare models p50 | ratio | service pairs/s | bare pairs/s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, service in r["facegate"].items():
+        bare = r["bare_models"][key]
+        rows.append(
+            f"| {key.split('_')[1]} | {service['p50_ms']:.1f} ms | {bare['p50_ms']:.1f} ms "
+            f"| {service['p50_ms'] / bare['p50_ms']:.2f}× | {service['throughput_rps']:.1f} "
+            f"| {bare['throughput_rps']:.1f} |"
+        )
+    rows += [
+        "",
+        f"{r['photos']}; the same pairs, one run, {r['machine']['cpus']} CPUs; detection at "
+        f"{r['detect_max_side']} px for both.",
+    ]
+    return "\n".join(rows)
+
+
 BLOCKS = {
     ("docs/settings.md", "settings-table"): render_settings,
     ("README.md", "headline-figures"): render_headline,
@@ -270,6 +292,7 @@ BLOCKS = {
     ("docs/sessions.md", "session-luck"): render_session_luck,
     ("docs/reliability.md", "memory-rule"): render_memory_rule,
     ("docs/sessions.md", "session-cost"): render_session_cost,
+    ("docs/speed.md", "bare-ratio"): render_bare_ratio,
 }
 
 

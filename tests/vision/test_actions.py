@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from facegate.core.package import ActionKind, ChallengeAction
+from facegate.core.results import ActionSeen
 from facegate.vision.liveness import actions
 from facegate.vision.liveness.package_check import challenge_verdict
 
@@ -43,7 +44,7 @@ def test_a_turn_begun_after_the_prompt_counts() -> None:
     assert verdict(ActionKind.TURN_LEFT, signals) == (True, "")
     challenge = (ChallengeAction(ActionKind.TURN_LEFT, *WINDOW, prompted_ms=PROMPT_MS),)
     seen, _ = challenge_verdict(challenge, signals, STAMPS)
-    assert seen == (("turn_left", pytest.approx(25.0 / actions.TURN_DEGREES), 16),)  # 1600 ms
+    assert seen == (ActionSeen(kind="turn_left", level=25.0 / actions.TURN_DEGREES, frame=16),)
 
 
 def test_a_turn_already_under_way_at_the_prompt_does_not() -> None:
@@ -82,7 +83,7 @@ def test_the_package_check_applies_the_rule_to_prompted_actions_only(prompted: i
     seen, failure = challenge_verdict(challenge, signals, STAMPS)
     if prompted is None:
         assert failure == ""
-        assert seen == (("turn_left", pytest.approx(25.0 / actions.TURN_DEGREES), 11),)
+        assert seen == (ActionSeen(kind="turn_left", level=25.0 / actions.TURN_DEGREES, frame=11),)
     else:
         assert seen == ()
         assert failure.startswith(

@@ -277,10 +277,8 @@ class Capturer:
         signals = actions.signals_from(s.rows)
         rest = actions.Resting.of(signals, exclude=in_action)
         for kind, a, b in found:
-            ok, peak = (
-                (False, 0.0) if rest is None else actions.action_seen(kind, signals, a, b, rest)
-            )
-            if not ok:
+            peak = 0.0 if rest is None else actions.action_seen(kind, signals, a, b, rest).level
+            if peak < 1.0:
                 raise CaptureError(
                     f"the {kind.value} was not clear over the whole capture ({peak:.2f} of 1.00): "
                     "return to a neutral pose after each action and try again"

@@ -22,7 +22,6 @@ from facegate.core.limits import ImageLimits, VideoLimits
 from facegate.core.media import decode_image
 from facegate.core.package import LivenessPackage
 from facegate.core.results import (
-    ActionSeen,
     EngineStatus,
     FaceRects,
     LivenessModel,
@@ -302,7 +301,7 @@ class LocalEngine:
         return PackageVerifyResult(
             verification_score=score,
             liveness_score=check_r.liveness_score,
-            actions=tuple(ActionSeen(kind=k, level=v, frame=i) for k, v, i in check_r.actions),
+            actions=check_r.actions,
             hack_score=check_r.hack_score,
             attack=check_r.attack,
             refused_by=check_r.refused_by,
@@ -314,7 +313,7 @@ class LocalEngine:
         check: PackageCheck = await self._run(self._check_package, package)
         return PackageLivenessResult(
             liveness_score=check.liveness_score,
-            actions=tuple(ActionSeen(kind=k, level=v, frame=i) for k, v, i in check.actions),
+            actions=check.actions,
             hack_score=check.hack_score,
             attack=check.attack,
             refused_by=check.refused_by,

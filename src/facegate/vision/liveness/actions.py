@@ -150,20 +150,26 @@ def find_action(
     return max(first - 1, start), last + 1
 
 
-def action_seen(
-    kind: ActionKind, signals: Signals, first: int, last: int, rest: Resting
-) -> tuple[bool, float]:
-    """Whether frames ``first..last`` show ``kind``, and the strongest level reached there."""
+class Seen(NamedTuple):
+    """An action's verdict over a window: the level reached, the frame where the action was
+    seen (None when it was not) and, when it was not, why."""
+
+    ok: bool
+    level: float
+    frame: int | None
+    why: str
+
+
+def action_seen(kind: ActionKind, signals: Signals, first: int, last: int, rest: Resting) -> Seen:
+    """Whether frames ``first..last`` show ``kind``: its strongest level there, and where."""
     st = strengths(kind, signals, rest)[first : last + 1]
-    peak = float(np.max(st)) if len(st) else 0.0
-    return peak >= 1.0, peak
-
-
-def strongest_frame(
-    kind: ActionKind, signals: Signals, first: int, last: int, rest: Resting
-) -> int:
-    """The frame of ``first..last`` where ``kind`` is strongest."""
-    return first + int(np.argmax(strengths(kind, signals, rest)[first : last + 1]))
+    if not len(st):
+        return Seen(False, 0.0, None, "the window holds no frame")
+    strongest = int(np.argmax(st))
+    peak = float(st[strongest])
+    if peak < 1.0:
+        return Seen(False, peak, None, f"it reaches {peak:.2f} of the 1.00 needed")
+    return Seen(True, peak, first + strongest, "")
 
 
 # A prompted action must rise from rest after the subject could have read the prompt: a
@@ -177,16 +183,6 @@ _OPPOSITE = {
     ActionKind.TURN_LEFT: ActionKind.TURN_RIGHT,
     ActionKind.TURN_RIGHT: ActionKind.TURN_LEFT,
 }
-
-
-class Seen(NamedTuple):
-    """A prompted action's verdict: the level reached after a rest, the frame where the action
-    was reached (None when it was not) and, when it failed, why."""
-
-    ok: bool
-    level: float
-    frame: int | None
-    why: str
 
 
 def prompted_action_seen(

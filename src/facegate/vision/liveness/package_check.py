@@ -23,6 +23,7 @@ from facegate.core.errors import Code, FacegateError, ImageError
 from facegate.core.limits import ImageLimits
 from facegate.core.media import decode_image
 from facegate.core.package import ChallengeAction, FrameRole, LivenessPackage, Mode
+from facegate.core.results import ActionSeen
 from facegate.core.types import FloatArray
 from facegate.core.video import VideoFrame
 from facegate.vision.liveness import actions
@@ -76,9 +77,9 @@ def hack_score(liveness_score: float, threshold: float, attack: str, *, cues_fai
 class PackageCheck:
     liveness_score: float
     template: tuple[FloatArray, ...]  # the selected face's embedding, for the 1:1 comparison
-    # (action, the level seen, ≥ 1, and the frame where it was reached: the first after a rest for
-    # a prompted action, else the strongest)
-    actions: tuple[tuple[str, float, int], ...]
+    # Each action with the level seen (≥ 1) and the frame where it was seen: the first after a
+    # rest for a prompted action, else the strongest.
+    actions: tuple[ActionSeen, ...]
     attack: str = ""  # why the package is taken for an attack; empty when it passed
     hack_score: float = 0.0  # see hack_score()
     refused_by: str = ""  # the liveness expert ("print", "replay"), "action" or "identity"
@@ -119,16 +120,16 @@ def decode_frames(package: LivenessPackage) -> list[VideoFrame]:
 
 def challenge_verdict(
     challenge: Sequence[ChallengeAction], signals: actions.Signals, stamps_ms: Sequence[int]
-) -> tuple[tuple[tuple[str, float, int], ...], str]:
+) -> tuple[tuple[ActionSeen, ...], str]:
     """The actions a challenge claims, judged on the package's landmark signals: the actions
-    seen (each with its strongest level) and, when one is not, why (else ""). A malformed
+    seen (each with its level and frame) and, when one is not, why (else ""). A malformed
     challenge raises 2007. ``benchmarks/sessions.py`` calls this on recordings, so the rate
     it reports is this rule's."""
     claimed = [i for a in challenge for i in range(a.first_frame, a.last_frame + 1)]
     rest = actions.Resting.of(signals, exclude=claimed)
     if rest is None:
         raise _fail("too few frames with a face to measure the challenge actions")
-    seen: list[tuple[str, float, int]] = []
+    seen: list[ActionSeen] = []
     previous_end = -1
     for k, action in enumerate(challenge):
         if action.first_frame <= previous_end:
@@ -140,19 +141,16 @@ def challenge_verdict(
         where = f"frames {action.first_frame}–{action.last_frame}"
         window = (action.kind, signals, action.first_frame, action.last_frame, rest)
         if action.prompted_ms is None:
-            ok, peak = actions.action_seen(*window)
-            frame: int | None = actions.strongest_frame(*window)
-            why = f"it reaches {peak:.2f} of the 1.00 needed"
+            verdict = actions.action_seen(*window)
         else:
-            ok, peak, frame, why = actions.prompted_action_seen(
-                *window, stamps_ms, action.prompted_ms
-            )
+            verdict = actions.prompted_action_seen(*window, stamps_ms, action.prompted_ms)
             where = f"the {where} after its prompt at {action.prompted_ms} ms"
-        if not ok or frame is None:
+        if verdict.frame is None:
             return (), (
-                f"the claimed {action.kind.value} (action {k}) is not visible in {where} ({why})"
+                f"the claimed {action.kind.value} (action {k}) is not visible in {where} "
+                f"({verdict.why})"
             )
-        seen.append((action.kind.value, peak, frame))
+        seen.append(ActionSeen(kind=action.kind.value, level=verdict.level, frame=verdict.frame))
     return tuple(seen), ""
 
 
@@ -198,7 +196,7 @@ class PackageChecker:
         by_index = {o.index: o for o in observed.observations}
         selected = self._selected(package, frames, by_index, observed, result.selected)
         reference = self._pipeline.embed(selected.pixels, selected.face)
-        seen: tuple[tuple[str, float, int], ...] = ()
+        seen: tuple[ActionSeen, ...] = ()
         attack = refused_by = ""
         if not result.passed:
             refused_by = result.refused_by
@@ -249,7 +247,7 @@ class PackageChecker:
         package: LivenessPackage,
         frames: Sequence[VideoFrame],
         observed: Observed,
-    ) -> tuple[tuple[str, float, int], ...]:
+    ) -> tuple[ActionSeen, ...]:
         if not package.challenge:
             return ()
         points: list[FloatArray | None] = [None] * len(frames)

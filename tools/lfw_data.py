@@ -65,7 +65,9 @@ def embed_lfw(
         PipelineOptions(
             profile=profile,
             detect_max_side=settings.detect_max_side,
+            detect_coarse_side=settings.detect_coarse_side,
             detect_min_score=settings.detect_min_score,
+            runtime=settings.runtime,
             calibrated=False,
             with_quality=False,
         )
@@ -77,12 +79,20 @@ def embed_lfw(
         "data": str(data.resolve()),
         "files": files,
         "detector": pipe.manifest.models[pipe.profile.detector].sha256,
-        "detect": [settings.detect_max_side, settings.detect_min_score],
-        "version": 3,  # 3: main face = largest, near-ties to the centre
+        "detect": [
+            settings.detect_max_side,
+            settings.detect_coarse_side,
+            settings.detect_min_score,
+        ],
+        "version": 4,  # 4: the main face found coarse to fine, as the 1:1 endpoints do
     }
 
     def cache_path(embedder: str) -> Path:
-        key = {**common, "embedder": pipe.manifest.models[embedder].sha256}
+        key = {
+            **common,
+            "embedder": pipe.manifest.models[embedder].sha256,
+            "runtime": pipe.runtimes[embedder],
+        }
         digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
         return CACHE_DIR / f"lfw-{embedder}-{digest}.npz"
 
@@ -103,10 +113,10 @@ def embed_lfw(
             image = decode_image((data / rel).read_bytes(), settings.image_limits)
         except ImageError:
             return False, []
-        oriented = pipe.detect(image.pixels, auto_rotate=False)
-        if not oriented.faces:
+        try:
+            oriented, face = pipe.detect_main(image.pixels, rel)
+        except ImageError:
             return False, []
-        face = pipe.main_face(oriented, rel)
         return True, list(pipe.embed(oriented.pixels, face))
 
     found = np.zeros(len(files), dtype=bool)

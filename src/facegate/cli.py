@@ -138,6 +138,7 @@ def _model_dir(args: argparse.Namespace) -> Path | None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from facegate.vision.convert import converted_bytes
     from facegate.vision.manifest import ModelIntegrityError, load_manifest, sha256_file
     from facegate.vision.packs import pack_dir
 
@@ -158,6 +159,20 @@ def cmd_models(args: argparse.Namespace) -> int:
             ok, status, path = False, str(exc), Path("-")
         failed += not ok
         print(f"{mid:28} {spec.task:10} {status:16} {path}")
+    for cid, conv in manifest.converted.items():
+        # Made in memory at start-up, so verifying means making it: a build whose wheels or
+        # onnx give another file fails here, not at the service's start.
+        where = f"({conv.method} of {conv.source_model}, for {conv.runtime})"
+        if args.action != "verify":
+            print(f"{cid:28} {'converted':10} {'-':16} {where}")
+            continue
+        try:
+            converted_bytes(manifest, conv, model_dir)
+            status, ok = "ok", True
+        except (ModelIntegrityError, ImportError) as exc:
+            status, ok = " ".join(str(exc).split()), False
+        failed += not ok
+        print(f"{cid:28} {'converted':10} {status:16} {where}")
     return 1 if failed else 0
 
 

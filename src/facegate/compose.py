@@ -27,8 +27,10 @@ def build_pipeline(settings: Settings) -> FacePipeline:
         PipelineOptions(
             profile=settings.profile,
             detect_max_side=settings.detect_max_side,
+            detect_coarse_side=settings.detect_coarse_side,
             detect_min_score=settings.detect_min_score,
             model_dir=settings.model_dir,
+            runtime=settings.runtime,
         )
     )
 
@@ -56,7 +58,7 @@ def build_liveness(
 
     return build_analyzer(
         pipeline or build_pipeline(settings),
-        MiniFASNet.load(pack_root) if pack_root is not None else None,
+        MiniFASNet.load(pack_root, runtime=settings.runtime) if pack_root is not None else None,
         detect_side=settings.liveness_detect_side,
         threshold=settings.liveness_threshold,
         model_dir=settings.model_dir,

@@ -142,3 +142,23 @@ def test_live_faces_score_above_printed_photos_on_nuaa(net: MiniFASNet, data_dir
     assert np.mean(live) - np.mean(printed) > 0.5
     correct = sum(s >= 0.5 for s in live) + sum(s < 0.5 for s in printed)
     assert correct / (len(live) + len(printed)) >= 0.8
+
+
+@pytest.mark.data
+@pytest.mark.models
+def test_openvino_and_onnx_runtime_give_the_same_scores(model_dir: Path, data_dir: Path) -> None:
+    fast = MiniFASNet.load(model_dir, runtime="openvino")
+    reference = MiniFASNet.load(model_dir, runtime="onnxruntime")
+    assert fast is not None
+    assert reference is not None
+    assert (fast.runtime, reference.runtime) == ("openvino", "onnxruntime")
+    detector = YuNetDetector(
+        load_manifest().verified_path("yunet_2023mar_int8bq"), max_side=640, min_score=0.6
+    )
+    pairs = [
+        (_nuaa_scores(fast, data_dir / "nuaa" / kind, detector),
+         _nuaa_scores(reference, data_dir / "nuaa" / kind, detector))
+        for kind in ("live", "print")
+    ]  # fmt: skip
+    for a, b in pairs:
+        assert np.max(np.abs(np.array(a) - np.array(b))) < 1e-4

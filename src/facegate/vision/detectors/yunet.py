@@ -30,10 +30,15 @@ class YuNetDetector:
         )
         self._nets.get()  # fail at start-up, not on the first request
 
-    def detect(self, image: ImageArray) -> list[Face]:
-        """Faces in ``image`` (BGR), in image coordinates, in no particular order."""
+    @property
+    def max_side(self) -> int:
+        return self._max_side
+
+    def detect(self, image: ImageArray, max_side: int | None = None) -> list[Face]:
+        """Faces in ``image`` (BGR), in image coordinates, in no particular order; found on a
+        copy whose longer side is at most ``max_side`` (default: the detector's)."""
         h, w = image.shape[:2]
-        scale = min(1.0, self._max_side / max(h, w))
+        scale = self.scale_for(image, max_side)
         small = image
         if scale < 1.0:
             size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -51,3 +56,7 @@ class YuNetDetector:
             landmarks = (row[4:14].reshape(5, 2) / scale).astype(np.float32)
             faces.append(Face(Box(x, y, x + bw, y + bh), landmarks, float(row[14])))
         return faces
+
+    def scale_for(self, image: ImageArray, max_side: int | None = None) -> float:
+        """The factor from ``image`` to the copy ``detect`` runs on."""
+        return min(1.0, (max_side or self._max_side) / float(max(image.shape[:2])))

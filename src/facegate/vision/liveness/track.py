@@ -30,14 +30,6 @@ SIZE = 1.5
 MAX_GAP_S = 1.0
 
 
-def iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a.right, b.right) - max(a.left, b.left))
-    iy = max(0.0, min(a.bottom, b.bottom) - max(a.top, b.top))
-    inter = ix * iy
-    union = a.area + b.area - inter
-    return inter / union if union > 0 else 0.0
-
-
 def main_face_of(faces: Sequence[Face], width: int, height: int) -> Face:
     """The same rule as the photo endpoints' main face (``FacePipeline.main_face``)."""
     largest = max(faces, key=lambda f: f.box.area)
@@ -65,8 +57,8 @@ def follow(
     if last is None:
         return main_face_of(faces, width, height)
     anchor = last.box
-    best = max(faces, key=lambda f: iou(f.box, anchor))
-    if iou(best.box, anchor) >= MIN_IOU:
+    best = max(faces, key=lambda f: f.box.iou(anchor))
+    if best.box.iou(anchor) >= MIN_IOU:
         return best
     if lost_s > MAX_GAP_S:
         return None

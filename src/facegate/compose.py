@@ -31,6 +31,7 @@ def build_pipeline(settings: Settings) -> FacePipeline:
             detect_min_score=settings.detect_min_score,
             model_dir=settings.model_dir,
             runtime=settings.runtime,
+            threads=settings.inference_threads,
         )
     )
 
@@ -58,7 +59,15 @@ def build_liveness(
 
     return build_analyzer(
         pipeline or build_pipeline(settings),
-        MiniFASNet.load(pack_root, runtime=settings.runtime) if pack_root is not None else None,
+        (
+            MiniFASNet.load(
+                pack_root,
+                runtime=settings.runtime,
+                threads=threads or settings.inference_threads,
+            )
+            if pack_root is not None
+            else None
+        ),
         detect_side=settings.liveness_detect_side,
         threshold=settings.liveness_threshold,
         model_dir=settings.model_dir,

@@ -71,6 +71,8 @@ class PipelineOptions:
     # "auto": a model's converted file on OpenVINO where the manifest has one and it checks
     # out, else OpenCV; "openvino": the same, failing instead of falling back; "opencv".
     runtime: str = "auto"
+    # Threads that call the models at once (the engine's handlers): OpenVINO's streams.
+    threads: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +148,9 @@ class FacePipeline:
                 raise ModelIntegrityError(f"the manifest has no OpenVINO file for {model_id}")
             if not openvino_available():
                 raise ModelIntegrityError("openvino is not installed")
-            runner = OpenVinoNet(converted_bytes(self.manifest, spec, options.model_dir))
+            runner = OpenVinoNet(
+                converted_bytes(self.manifest, spec, options.model_dir), streams=options.threads
+            )
         except (ModelIntegrityError, RuntimeError, ImportError) as exc:
             if options.runtime == "openvino":
                 raise

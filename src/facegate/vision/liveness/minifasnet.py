@@ -93,7 +93,9 @@ def _softmax_real(logits: FloatArray) -> float:
 class MiniFASNet:
     """The V2 + V1SE ensemble: probability that a face is real, from one frame."""
 
-    def __init__(self, v2_path: Path, v1se_path: Path, *, runtime: str = "auto") -> None:
+    def __init__(
+        self, v2_path: Path, v1se_path: Path, *, runtime: str = "auto", threads: int = 2
+    ) -> None:
         """``runtime`` as ``Settings.runtime``: OpenVINO runs these float32 files about 3× as
         fast as ONNX Runtime here, with the same outputs (``benchmarks/runtimes.py``); ONNX
         Runtime is the fallback, and ``opencv`` (the setting's other value) means it too."""
@@ -102,7 +104,9 @@ class MiniFASNet:
         if runtime == "openvino" and not use_openvino:
             raise ModelIntegrityError("FACEGATE_RUNTIME=openvino, but openvino is not installed")
         self.runtime = "openvino" if use_openvino else "onnxruntime"
-        self._openvino = [OpenVinoNet(p.read_bytes()) for p in paths] if use_openvino else []
+        self._openvino = (
+            [OpenVinoNet(p.read_bytes(), streams=threads) for p in paths] if use_openvino else []
+        )
         self._sessions: list[Any] = []
         if not use_openvino:
             options = ort.SessionOptions()
@@ -121,7 +125,12 @@ class MiniFASNet:
 
     @classmethod
     def load(
-        cls, root: Path | None, manifest: Manifest | None = None, *, runtime: str = "auto"
+        cls,
+        root: Path | None,
+        manifest: Manifest | None = None,
+        *,
+        runtime: str = "auto",
+        threads: int = 2,
     ) -> MiniFASNet | None:
         """The ensemble from the installed ``minifasnet`` pack, or None when it is not installed.
 
@@ -134,7 +143,7 @@ class MiniFASNet:
         if not any((folder / manifest.spec(mid).path).is_file() for mid, _ in NETS):
             return None
         v2, v1se = (manifest.verified_path(mid, root) for mid, _ in NETS)
-        return cls(v2, v1se, runtime=runtime)
+        return cls(v2, v1se, runtime=runtime, threads=threads)
 
     def probabilities(self, pixels: ImageArray, box: Box) -> tuple[float, float]:
         """Each net's probability of "real" (V2 at 2.7×, V1SE at 4.0×) for the face in ``box`` of

@@ -71,6 +71,13 @@ bench-latency: $(VENV)/.bench
 	$(BIN)/python -m benchmarks.latency --data ../shared/data --json benchmarks/results/latency-default.json
 	$(BIN)/python -m benchmarks.latency --data ../shared/data --profile accurate --no-peer --only verification \
 	  --json benchmarks/results/latency-accurate.json --doc docs/speed.md
+	$(BIN)/python -m benchmarks.latency --data ../shared/data --only ratio \
+	  --json benchmarks/results/latency-sets.json
+	$(BIN)/python -m benchmarks.latency --data ../shared/data --only video \
+	  --json benchmarks/results/latency-video.json
+	$(BIN)/python -m benchmarks.runtimes --data ../shared/data --json benchmarks/results/runtimes.json
+	$(BIN)/python -m benchmarks.detection --data ../shared/data --json benchmarks/results/detection.json
+	$(BIN)/python -m tools.docs
 
 # Liveness: synthetic attacks (benchmarks/.cache/synth, made by tools/synth), the fusion fit
 # (tools/fit_liveness.py, which refuses weights that miss its targets), and the measurement.

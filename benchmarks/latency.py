@@ -20,7 +20,6 @@ client would. The peer runs in-process (no HTTP, no encryption): that favours th
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -31,13 +30,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import numpy as np
 
 from benchmarks import docblocks
+from benchmarks.cli import parser
 from benchmarks.docblocks import write_block
 from facegate.core.crypto import Cipher
+from facegate.core.stages import parse_server_timing
 from facegate.settings import Settings
 
 URL = "/identity/image_verification/stateless"
@@ -176,32 +178,59 @@ def bench_facegate(
     settings = Settings()
     cipher = Cipher(settings.decrypt_key, settings.decrypt_iv)
     bodies = [
-        {
-            "first_encrypted_image": cipher.encrypt(a.read_bytes()),
-            "second_encrypted_image": cipher.encrypt(b.read_bytes()),
-        }
+        form_body(
+            {
+                "first_encrypted_image": cipher.encrypt(a.read_bytes()),
+                "second_encrypted_image": cipher.encrypt(b.read_bytes()),
+            }
+        )
         for a, b in pairs
     ]
     port = free_port()
     proc = start_server(port, profile)
     results: dict[str, Any] = {}
+    stages: list[dict[str, float]] = []
     try:
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}", timeout=60, limits=httpx.Limits(max_connections=16)
         ) as client:
 
-            def one(body: dict[str, str]) -> bool:
-                r = client.post(URL, data=body)
+            def one(body: bytes) -> bool:
+                r = client.post(URL, content=body, headers=FORM)
+                per_stage: dict[str, float] = {}
+                for name, seconds in parse_server_timing(r.headers.get("server-timing", "")):
+                    per_stage[name] = per_stage.get(name, 0.0) + seconds * 1000
+                stages.append(per_stage)
                 return r.status_code == 200 or r.json().get("code") == 4000
 
             for body in bodies[:warmup]:
                 one(body)
             for c in concurrencies:
+                stages.clear()
                 results[f"concurrency_{c}"] = drive(one, bodies, c)
+                if c == 1:
+                    results["stages_ms_at_1"] = stage_medians(stages)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     return results
+
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def form_body(fields: dict[str, str]) -> bytes:
+    """The urlencoded request body, made beforehand: Python's percent-encoding of a photo's
+    base64 costs the client about 25 ms a photo, CPU the co-located client would otherwise take
+    from the server being timed."""
+    return urlencode(fields).encode()
+
+
+def stage_medians(stages: list[dict[str, float]]) -> dict[str, float]:
+    """Median milliseconds of each stage per request, both photos summed (they run at once,
+    so the sum is compute, not wall time)."""
+    names = sorted({k for s in stages for k in s})
+    return {n: round(float(np.median([s.get(n, 0.0) for s in stages])), 1) for n in names}
 
 
 def bench_bare(
@@ -211,22 +240,29 @@ def bench_bare(
     detect_side: int,
     min_score: float,
 ) -> dict[str, Any]:
-    """The floor under the service: the default profile's YuNet and SFace, from the same files,
-    called directly in this process on the same photos — read, decode, detect with the longer
-    side at ``detect_side`` (the server's ``FACEGATE_DETECT_MAX_SIDE``), align, embed both
-    faces, compare. No HTTP, no encryption, no quality or pose measures, one thread per model
-    call as the server's handlers run them."""
+    """The floor under the service: the default profile's YuNet and SFace, on the runtime the
+    service picks for them (``Settings.runtime``: the converted SFace on OpenVINO where it
+    checks out), called directly in this process on the same photos — read, decode, detect
+    once with the longer side at ``detect_side`` (the server's first, coarse look), align,
+    embed both faces, compare. No HTTP, no encryption, no second look at small faces, one
+    thread per model call as the server's handlers run them."""
     import threading
 
     import cv2
 
+    from facegate.vision.convert import OpenVinoNet, converted_bytes, openvino_available
     from facegate.vision.manifest import load_manifest
 
     manifest = load_manifest()
     profile = manifest.profile("default")
     detector_file = str(manifest.verified_path(profile.detector))
     embedder_file = str(manifest.verified_path(profile.embedders[0]))
+    converted = manifest.converted_from(profile.embedders[0], "openvino")
+    runner = None
+    if Settings().runtime != "opencv" and converted is not None and openvino_available():
+        runner = OpenVinoNet(converted_bytes(manifest, converted, None))
     local = threading.local()
+    cv2.setNumThreads(1)
 
     def models() -> tuple[Any, Any]:
         if not hasattr(local, "detector"):
@@ -246,28 +282,144 @@ def bench_bare(
             return None
         face = faces[0].copy()
         face[:14] /= scale
-        return embedder.feature(embedder.alignCrop(image, face))
+        crop = embedder.alignCrop(image, face)
+        if runner is None:
+            return embedder.feature(crop)
+        return runner(cv2.dnn.blobFromImage(crop, 1.0, (112, 112), swapRB=True))
 
     def one(pair: tuple[Path, Path]) -> bool:
         first, second = embed(pair[0]), embed(pair[1])
         if first is None or second is None:
             return False
-        _, embedder = models()
-        embedder.match(first, second, cv2.FaceRecognizerSF_FR_COSINE)
+        a, b = np.ravel(first), np.ravel(second)
+        float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
         return True
 
     for p in pairs[:warmup]:
         one(p)
-    return {f"concurrency_{c}": drive(one, pairs, c) for c in concurrencies}
+    result: dict[str, Any] = {f"concurrency_{c}": drive(one, pairs, c) for c in concurrencies}
+    result["embedder_runtime"] = "opencv" if runner is None else f"openvino:{converted.id}"
+    return result
+
+
+VIDEO_PATHS = {
+    "3.1 silent_detection": "/liveness/silent_detection/stateless",
+    "1.4 silent_image_verification": "/identity/silent_image_verification/stateless",
+}
+
+
+def bench_video(data: Path, clips: int, repeats: int, warmup: int) -> dict[str, Any]:
+    """3 s 640×480 H.264 clips (the first 3 s of the live clips, as ``benchmarks/liveness.py``
+    times them in-process) through 3.1 and 1.4 over HTTP, one at a time, without and with the
+    MiniFASNet pack; 1.4 also sends a photo: a frame from later in the same clip."""
+    from benchmarks.liveness import timing_clips
+    from facegate.compose import served_pack_root
+    from facegate.sdk.capture import still_from_video
+    from tools.liveness_data import LIVE_FOLDERS
+    from tools.liveness_data import clips as live_clips
+
+    settings = Settings()
+    cipher = Cipher(settings.decrypt_key, settings.decrypt_iv)
+    sources = live_clips(data, LIVE_FOLDERS)[:clips]
+    videos = [cipher.encrypt(v) for v in timing_clips(data, limit=clips)]
+    photos = [cipher.encrypt(still_from_video(p, 4.0)) for p in sources]
+    out: dict[str, Any] = {"clips": [p.name for p in sources]}
+    pack_installed = served_pack_root(Settings(liveness_use_pack=True)) is not None
+    for pack in (False, True) if pack_installed else (False,):
+        port = free_port()
+        proc = start_server(port, "default", {"FACEGATE_LIVENESS_USE_PACK": str(pack).lower()})
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+                runs: dict[str, Any] = {}
+                for name, url in VIDEO_PATHS.items():
+                    passed: list[bool] = []
+
+                    def one(
+                        job: tuple[bytes, bytes], url: str = url, passed: list[bool] = passed
+                    ) -> bool:
+                        alone, with_photo = job
+                        body = with_photo if "identity" in url else alone
+                        r = client.post(url, content=body, headers=FORM)
+                        passed.append(r.status_code == 200 and r.json().get("passed") is True)
+                        return r.status_code == 200
+
+                    jobs = [
+                        (
+                            form_body({"encrypted_video": v}),
+                            form_body({"encrypted_video": v, "encrypted_image": p}),
+                        )
+                        for v, p in zip(videos, photos, strict=True)
+                    ]
+                    for job in jobs[:warmup]:
+                        one(job)
+                    passed.clear()
+                    runs[name] = {
+                        **drive(one, jobs * repeats, 1),
+                        "passed": f"{sum(passed)}/{len(passed)}",
+                    }
+                out["with_pack" if pack else "without_pack"] = runs
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return out
+
+
+def bench_sets(
+    data: Path, names: list[str], requests: int, concurrencies: list[int], warmup: int
+) -> dict[str, Any]:
+    """Each image set through the service and through the bare models, one after the other in
+    one run, so that each figure sits beside its baseline."""
+    import tempfile
+
+    from benchmarks.imagesets import build_sets
+
+    settings = Settings()
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="facegate-sets-") as tmp:
+        for image_set in build_sets(data, Path(tmp), requests, names=names):
+            pairs = [(a.path, b.path) for a, b in image_set.pairs]
+            out[image_set.name] = {
+                "photos": image_set.description,
+                "facegate": bench_facegate(pairs, concurrencies, warmup, "default"),
+                "bare_models": bench_bare(
+                    pairs,
+                    concurrencies,
+                    warmup,
+                    settings.detect_coarse_side,
+                    settings.detect_min_score,
+                ),
+            }
+    return out
+
+
+def _pkg_resources_for_the_peer() -> None:
+    """``face_recognition_models`` finds its files with ``pkg_resources.resource_filename``,
+    gone from setuptools 81 on; the same lookup through importlib.resources stands in for it."""
+    import importlib.resources
+    import importlib.util
+    import types
+
+    if importlib.util.find_spec("pkg_resources") is not None or "pkg_resources" in sys.modules:
+        return
+    shim = types.ModuleType("pkg_resources")
+
+    def resource_filename(package: str, resource: str) -> str:
+        return str(importlib.resources.files(package) / resource)
+
+    shim.resource_filename = resource_filename  # type: ignore[attr-defined]
+    sys.modules["pkg_resources"] = shim
 
 
 def bench_peer(
     pairs: list[tuple[Path, Path]], concurrencies: list[int], warmup: int
 ) -> dict[str, Any]:
+    _pkg_resources_for_the_peer()
     try:
         import face_recognition
-    except ImportError:
-        return {"skipped": "face_recognition is not installed (make bench-latency installs it)"}
+    except (ImportError, SystemExit) as exc:
+        # face_recognition quits the interpreter when its models package does not import (it
+        # needs setuptools' pkg_resources, which setuptools 81 dropped).
+        return {"skipped": f"face_recognition does not import here ({exc!r})"}
 
     def one(pair: tuple[Path, Path]) -> bool:
         encs = []
@@ -286,20 +438,20 @@ def bench_peer(
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument(
-        "--data", type=Path, default=Path(os.environ.get("FACEGATE_TEST_DATA", "../shared/data"))
-    )
+    ap = parser(__doc__)
     ap.add_argument("--requests", type=int, default=120)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--warmup", type=int, default=8)
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--profile", default="default", help="the server's FACEGATE_PROFILE")
     ap.add_argument("--package-requests", type=int, default=60)
-    ap.add_argument("--only", choices=["verification", "package", "ratio"],
-                    help="ratio: the service and the bare models alone, side by side")  # fmt: skip
+    ap.add_argument("--only", choices=["verification", "package", "ratio", "video"],
+                    help="ratio: the service and the bare models alone, side by side, per "
+                    "image set; video: 3 s clips through 3.1 and 1.4")  # fmt: skip
+    ap.add_argument("--clips", type=int, default=10, help="with --only video")
+    ap.add_argument("--repeats", type=int, default=3, help="with --only video")
+    ap.add_argument("--sets", nargs="+", default=["webcam", "scene", "phone"],
+                    help="with --only ratio: the image sets (benchmarks/imagesets.py)")  # fmt: skip
     ap.add_argument("--json", type=Path)
     ap.add_argument(
         "--doc", type=Path, help="then rewrite the table in this page from latency-<profile>.json"
@@ -309,17 +461,16 @@ def main() -> int:
     if args.json and args.json.exists():
         result = {**json.loads(args.json.read_text()), **result}  # --only updates its part
     if args.only == "ratio":
-        pairs = photo_pairs(args.data, args.requests)
-        settings = Settings()
-        side = settings.detect_max_side
         result = {
             "machine": {"cpus": os.cpu_count()},
-            "photos": "NUAA live webcam frames, 640×480 JPEG",
-            "detect_max_side": side,
-            "facegate": bench_facegate(pairs, args.concurrency, args.warmup, "default"),
-            "bare_models": bench_bare(
-                pairs, args.concurrency, args.warmup, side, settings.detect_min_score
-            ),
+            "detect_coarse_side": Settings().detect_coarse_side,
+            "detect_max_side": Settings().detect_max_side,
+            "sets": bench_sets(args.data, args.sets, args.requests, args.concurrency, args.warmup),
+        }
+    elif args.only == "video":
+        result = {
+            "machine": {"cpus": os.cpu_count()},
+            "video": bench_video(args.data, args.clips, args.repeats, min(args.warmup, 3)),
         }
     elif args.only != "package":
         pairs = photo_pairs(args.data, args.requests)
@@ -328,16 +479,27 @@ def main() -> int:
         result["facegate"] = bench_facegate(pairs, args.concurrency, args.warmup, args.profile)
         if not args.no_peer:
             result["face_recognition_peer"] = bench_peer(pairs, args.concurrency, args.warmup)
-    if args.only not in ("verification", "ratio"):
+    if args.only in (None, "package"):
         result["liveness_package"] = bench_package(args.data, args.package_requests, args.warmup)
     print(f"{'system':24} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'fail':>5}")
-    for system in ("facegate", "bare_models", "face_recognition_peer", "liveness_package"):
-        for key, r in result.get(system, {}).items():
-            if isinstance(r, dict):
-                print(
-                    f"{system:24} {key.split('_')[1]:>4} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
-                    f"{r['throughput_rps']:7.2f} {r['failures']:5d}"
-                )
+    sections = [("", result)] + [(f"{n}/", r) for n, r in result.get("sets", {}).items()]
+    for prefix, section in sections:
+        for system in (
+            "facegate",
+            "bare_models",
+            "face_recognition_peer",
+            "liveness_package",
+            "video",
+        ):
+            for key, r in section.get(system, {}).items():
+                if isinstance(r, dict) and "p50_ms" in r:
+                    print(
+                        f"{prefix + system:24} {key.split('_')[1]:>4} {r['p50_ms']:8.1f} "
+                        f"{r['p99_ms']:8.1f} {r['throughput_rps']:7.2f} {r['failures']:5d}"
+                    )
+    for pack, runs in result.get("video", {}).items():
+        for path, r in runs.items() if isinstance(runs, dict) else ():
+            print(f"{pack:13} {path:32} p50 {r['p50_ms']:6.1f} ms, passed {r['passed']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n")
@@ -367,6 +529,8 @@ def render_table(results: dict[str, dict[str, Any]]) -> str:
     ]
     for name, runs in rows:
         for key, m in runs.items():
+            if not key.startswith("concurrency_"):
+                continue
             lines.append(
                 f"| {name} | {key.split('_')[1]} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | "
                 f"{m['throughput_rps']:.2f} |"

@@ -264,25 +264,115 @@ def render_session_cost() -> str:
     return "\n".join(rows)
 
 
-def render_bare_ratio() -> str:
-    """The service beside its own models called directly (benchmarks/latency.py --only ratio)."""
-    r = _json("latency-ratio.json")
+def render_image_sets() -> str:
+    """The service beside its own models called directly, per image set
+    (``benchmarks/latency.py --only ratio``)."""
+    r = _json("latency-sets.json")
     rows = [
-        "| concurrency | service p50 | bare models p50 | ratio | service pairs/s | bare pairs/s |",
-        "|---|---|---|---|---|---|",
+        "| photos | concurrency | service p50 | bare models p50 | ratio "
+        "| service pairs/s | bare pairs/s |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for key, service in r["facegate"].items():
-        bare = r["bare_models"][key]
-        rows.append(
-            f"| {key.split('_')[1]} | {service['p50_ms']:.1f} ms | {bare['p50_ms']:.1f} ms "
-            f"| {service['p50_ms'] / bare['p50_ms']:.2f}× | {service['throughput_rps']:.1f} "
-            f"| {bare['throughput_rps']:.1f} |"
-        )
+    notes = []
+    for name, section in r["sets"].items():
+        service, bare = section["facegate"], section["bare_models"]
+        for key in (k for k in service if k.startswith("concurrency_")):
+            s, b = service[key], bare[key]
+            rows.append(
+                f"| {name} | {key.split('_')[1]} | {s['p50_ms']:.1f} ms | {b['p50_ms']:.1f} ms "
+                f"| {s['p50_ms'] / b['p50_ms']:.2f}× | {s['throughput_rps']:.1f} "
+                f"| {b['throughput_rps']:.1f} |"
+            )
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in service["stages_ms_at_1"].items())
+        notes.append(f"- **{name}**: {section['photos']}. Stages at concurrency 1 (ms, both "
+                     f"photos summed): {stages}.")  # fmt: skip
+    runtime = next(iter(r["sets"].values()))["bare_models"]["embedder_runtime"]
     rows += [
         "",
-        f"{r['photos']}; the same pairs, one run, {r['machine']['cpus']} CPUs; detection at "
-        f"{r['detect_max_side']} px for both.",
+        *notes,
+        "",
+        f"One run, {r['machine']['cpus']} CPUs, the same pairs for both; the bare models detect "
+        f"once at {r['detect_coarse_side']} px and embed on `{runtime}`, as the service does.",
     ]
+    return "\n".join(rows)
+
+
+def render_video_paths() -> str:
+    """3 s clips through 3.1 and 1.4 over HTTP (``benchmarks/latency.py --only video``)."""
+    r = _json("latency-video.json")["video"]
+    rows = ["| endpoint | without the pack p50 / p99 | with the pack p50 / p99 |", "|---|---|---|"]
+    for path in r["without_pack"]:
+        cells = [
+            f"{r[k][path]['p50_ms']:.0f} / {r[k][path]['p99_ms']:.0f} ms (passed "
+            f"{r[k][path]['passed']})"
+            if k in r
+            else "pack not installed"
+            for k in ("without_pack", "with_pack")
+        ]
+        rows.append(f"| {path} | {cells[0]} | {cells[1]} |")
+    rows += ["", f"{len(r['clips'])} clips: the first 3 s of each, 640×480 H.264, one at a time."]
+    return "\n".join(rows)
+
+
+def render_runtimes() -> str:
+    """Milliseconds a call per model and runtime, and the LFW equivalence
+    (``benchmarks/runtimes.py``)."""
+    r = _json("runtimes.json")
+    rows = ["| model | runtime | ms a call, one thread |", "|---|---|---|"]
+    for model, runs in r["speed_ms_one_thread"].items():
+        rows += [f"| `{model}` | {rt} | {ms:.1f} |" for rt, ms in runs.items()]
+    e = r["lfw_equivalence"]
+    ov, cv = e["openvino"], e["opencv"]
+    rows += [
+        "",
+        f"On all {e['photos']} LFW photos, 1 − cosine between the OpenCV and OpenVINO "
+        f"embeddings: at most {e['one_minus_cosine']['max']:.1e}. 10-fold accuracy "
+        f"{100 * cv['accuracy']:.2f} % (OpenCV) / {100 * ov['accuracy']:.2f} % (OpenVINO); TAR "
+        f"at FAR 1e-4 {100 * cv['tar_at_far_1e-4']:.2f} % / {100 * ov['tar_at_far_1e-4']:.2f} %; "
+        "FAR at the calibrated thresholds "
+        + ", ".join(
+            f"{t}: {cv['far_at_threshold'][t]:.2e} / {ov['far_at_threshold'][t]:.2e}"
+            for t in cv["far_at_threshold"]
+        )
+        + ".",
+    ]
+    return "\n".join(rows)
+
+
+def render_detection() -> str:
+    """Coarse-to-fine detection against the full-size pass (``benchmarks/detection.py``)."""
+    r = _json("detection.json")
+    rows = [
+        "| photos | n | faces found (full / coarse-to-fine) | lost | other face | "
+        "on the true face | passes | accepted at 0.6: genuine, impostor (full / coarse-to-fine) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in r["sets"].items():
+        truth = s["truth"]
+        on_truth = (
+            f"{truth['hits_full']} / {truth['hits_coarse_to_fine']} of {truth['photos']}"
+            if truth
+            else "–"
+        )
+        passes = ", ".join(f"{k} {v}" for k, v in s["passes"].items())
+        v = s["verification"]
+        accepted = (
+            " / ".join(
+                "{} of {}, {} of {}".format(
+                    v[way]["accepted_at_0.6"][0],
+                    v["genuine_pairs"],
+                    v[way]["accepted_at_0.6"][1],
+                    v["impostor_pairs"],
+                )
+                for way in ("full", "coarse_to_fine")
+            )
+            if v
+            else "–"
+        )
+        rows.append(
+            f"| {name} | {s['photos']} | {s['found_full']} / {s['found_coarse_to_fine']} "
+            f"| {s['lost']} | {s['other_face']} | {on_truth} | {passes} | {accepted} |"
+        )
     return "\n".join(rows)
 
 
@@ -295,7 +385,10 @@ BLOCKS = {
     ("docs/sessions.md", "session-luck"): render_session_luck,
     ("docs/reliability.md", "memory-rule"): render_memory_rule,
     ("docs/sessions.md", "session-cost"): render_session_cost,
-    ("docs/speed.md", "bare-ratio"): render_bare_ratio,
+    ("docs/speed.md", "image-sets"): render_image_sets,
+    ("docs/speed.md", "video-paths"): render_video_paths,
+    ("docs/speed.md", "runtimes"): render_runtimes,
+    ("docs/speed.md", "detection"): render_detection,
 }
 
 

@@ -92,15 +92,15 @@ class Settings(BaseSettings):
     profile: Literal["default", "accurate", "dlib"] = "default"
     """The detector and embedders that answer, with their calibration (docs: Models)."""
     runtime: Literal["auto", "openvino", "opencv"] = "auto"
-    """What runs the embedder: ``auto`` uses OpenVINO on the converted file where the manifest
-    has one and its sha256 checks out, else OpenCV (logged); ``openvino`` refuses to start
-    without it; ``opencv`` runs the wheel's file as it is."""
+    """What runs SFace and the MiniFASNet pack: `auto` uses OpenVINO (SFace from its converted
+    file, when its sha256 checks out), else OpenCV and ONNX Runtime, logged; `openvino` refuses
+    to start without it; `opencv` runs the wheels' files as they are (docs: Models)."""
     detect_max_side: int = Field(640, ge=64, le=4096)
     """Detection runs on a copy whose longer side is at most this; landmarks are scaled back."""
     detect_coarse_side: int = Field(320, ge=64, le=4096)
     """1:1 comparisons look for the face on a copy at most this size first, and at
-    ``DETECT_MAX_SIDE`` only when none or only small ones are found there (docs: Speed);
-    ≥ ``DETECT_MAX_SIDE`` turns this off."""
+    `DETECT_MAX_SIDE` only when none, only small ones or two of similar size are found there
+    (docs: Speed); at or above `DETECT_MAX_SIDE`, off."""
     detect_min_score: float = Field(0.6, gt=0.0, lt=1.0)
     """The detector's confidence below which a face is not a face."""
     occlusion_threshold: float = Field(0.5, gt=0.0, lt=1.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import socket
 import threading
@@ -252,7 +253,9 @@ def test_cli_install_list_verify(
     assert "not installed" in out
     # An optional pack that is absent is no failure of verify.
     assert main(["models", "verify"]) == 0
-    capsys.readouterr()
+    out = capsys.readouterr().out
+    # verify makes the converted SFace and checks it against the manifest.
+    assert re.search(r"sface_2021dec_fp32\s+converted\s+ok", out), out
 
     assert main(["models", "install", PACK, "--from", str(pack_source)]) == 0
     out = capsys.readouterr().out

@@ -157,6 +157,7 @@ class FacePipeline:
             log.warning("%s runs on OpenCV: %s", model_id, exc)
             return None
         self.runtimes[model_id] = f"openvino:{spec.id}"
+        log.info("%s runs on OpenVINO from %s (sha256 %s)", model_id, spec.id, spec.sha256[:12])
         return runner
 
     @property
@@ -211,8 +212,11 @@ class FacePipeline:
         side = coarse if coarse < fine else fine
         oriented = self.detect(pixels, auto_rotate=auto_rotate, max_side=side)
         scale = self.detector.scale_for(oriented.pixels, side)
-        if side < fine and (
-            _largest_side(oriented.faces) * scale < FINE_BELOW or _contested(oriented.faces)
+        # (A photo no larger than the coarse copy was seen at full size already.)
+        if (
+            side < fine
+            and scale < 1.0
+            and (_largest_side(oriented.faces) * scale < FINE_BELOW or _contested(oriented.faces))
         ):
             oriented = self.detect(pixels, auto_rotate=auto_rotate)
             scale = self.detector.scale_for(oriented.pixels)

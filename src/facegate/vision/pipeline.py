@@ -20,12 +20,13 @@ from facegate.core.errors import Code, ImageError
 from facegate.core.results import FaceQuality, Occlusion, Rect
 from facegate.core.types import Box, Face, FloatArray, ImageArray
 from facegate.vision.align import align_face, alignment_matrix, warp_to_template
-from facegate.vision.convert import OpenVinoNet, converted_bytes, openvino_available
+from facegate.vision.convert import OpenVinoNet, converted_net, on_openvino
 from facegate.vision.detectors.yunet import YuNetDetector
 from facegate.vision.embedders import Embedder
 from facegate.vision.embedders.dlib_resnet import DlibResNetEmbedder
 from facegate.vision.embedders.sface import SFaceEmbedder
 from facegate.vision.manifest import (
+    ConvertedSpec,
     Manifest,
     ModelIntegrityError,
     ProfileCalibration,
@@ -119,8 +120,8 @@ class FacePipeline:
             min_score=options.detect_min_score,
         )
         self.embedders: list[Embedder] = []
-        # Which file and runtime run each model, for the status and the logs.
-        self.runtimes: dict[str, str] = {self.profile.detector: "opencv"}
+        # The converted files that run in place of a wheel's model, by that model's id.
+        self.converted: dict[str, ConvertedSpec] = {}
         for mid in self.profile.embedders:
             if mid == SFaceEmbedder.id:
                 runner = self._converted_runner(mid, options)
@@ -129,7 +130,6 @@ class FacePipeline:
                 self.embedders.append(DlibResNetEmbedder(path(mid), path("dlib_shape5")))
             else:
                 raise ValueError(f"no backend for embedder {mid}")
-            self.runtimes.setdefault(mid, "opencv" if mid == SFaceEmbedder.id else "dlib")
         self._landmarks: Landmarks68 | None = None
         self._occlusion: OcclusionModel | None = None
         if options.with_quality:
@@ -140,25 +140,29 @@ class FacePipeline:
             self._occlusion = OcclusionModel(path(OcclusionModel.id))
 
     def _converted_runner(self, model_id: str, options: PipelineOptions) -> OpenVinoNet | None:
-        if options.runtime == "opencv":
-            return None
         spec = self.manifest.converted_from(model_id, "openvino")
-        try:
+
+        def make() -> OpenVinoNet:
             if spec is None:
                 raise ModelIntegrityError(f"the manifest has no OpenVINO file for {model_id}")
-            if not openvino_available():
-                raise ModelIntegrityError("openvino is not installed")
-            runner = OpenVinoNet(
-                converted_bytes(self.manifest, spec, options.model_dir), streams=options.threads
-            )
-        except (ModelIntegrityError, RuntimeError, ImportError) as exc:
-            if options.runtime == "openvino":
-                raise
-            log.warning("%s runs on OpenCV: %s", model_id, exc)
-            return None
-        self.runtimes[model_id] = f"openvino:{spec.id}"
-        log.info("%s runs on OpenVINO from %s (sha256 %s)", model_id, spec.id, spec.sha256[:12])
+            return converted_net(self.manifest, spec, options.model_dir, streams=options.threads)
+
+        runner = on_openvino(options.runtime, model_id, "OpenCV", make)
+        if runner is not None and spec is not None:
+            self.converted[model_id] = spec
+            log.info("%s runs on OpenVINO from %s (sha256 %s)", model_id, spec.id, spec.sha256[:12])
         return runner
+
+    @property
+    def runtimes(self) -> dict[str, str]:
+        """What runs each model: ``openvino:<converted file>``, ``opencv`` or ``dlib``."""
+        names = {DlibResNetEmbedder.id: "dlib", "dlib_shape5": "dlib"}
+        return {
+            mid: f"openvino:{self.converted[mid].id}"
+            if mid in self.converted
+            else names.get(mid, "opencv")
+            for mid in (self.profile.detector, *self.profile.embedders)
+        }
 
     @property
     def landmarks(self) -> Landmarks68:
@@ -207,9 +211,8 @@ class FacePipeline:
         chosen face was small in the copy it was found on, its landmarks are taken again from
         a crop around it. ``benchmarks/detection.py`` measures recall, landmarks and embeddings
         against the full-size pass."""
-        coarse = self._options.detect_coarse_side
         fine = self.detector.max_side
-        side = coarse if coarse < fine else fine
+        side = min(self._options.detect_coarse_side, fine)
         oriented = self.detect(pixels, auto_rotate=auto_rotate, max_side=side)
         scale = self.detector.scale_for(oriented.pixels, side)
         # (A photo no larger than the coarse copy was seen at full size already.)
@@ -221,7 +224,7 @@ class FacePipeline:
             oriented = self.detect(pixels, auto_rotate=auto_rotate)
             scale = self.detector.scale_for(oriented.pixels)
         face = self.main_face(oriented, field)
-        if scale < 1.0 and _largest_side([face]) * scale < REFINE_BELOW:
+        if scale < 1.0 and _side(face) * scale < REFINE_BELOW:
             face = self._refined(oriented.pixels, face, side)
         return oriented, face
 
@@ -313,8 +316,12 @@ def _contested(faces: list[Face]) -> bool:
     return len(areas) > 1 and areas[1] >= CONTESTED_AREA * areas[0]
 
 
+def _side(face: Face) -> float:
+    return max(face.box.width, face.box.height)
+
+
 def _largest_side(faces: list[Face]) -> float:
-    return max((max(f.box.width, f.box.height) for f in faces), default=0.0)
+    return max((_side(f) for f in faces), default=0.0)
 
 
 def _top_score(faces: list[Face]) -> float:

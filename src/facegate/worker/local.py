@@ -345,11 +345,7 @@ class LocalEngine:
             models={
                 **{mid: p.manifest.models[mid].sha256 for mid in p.profile.model_ids},
                 # The converted files that run in their place (facegate.vision.convert).
-                **{
-                    c.id: c.sha256
-                    for c in p.manifest.converted.values()
-                    if p.runtimes.get(c.source_model) == f"{c.runtime}:{c.id}"
-                },
+                **{c.id: c.sha256 for c in p.converted.values()},
             },
             embedding_contract=p.calibration.contract,
             calibration=p.calibration.calibration.meta,

@@ -23,8 +23,8 @@ import numpy as np
 import onnxruntime as ort  # type: ignore[import-untyped]
 
 from facegate.core.types import Box, FloatArray, ImageArray
-from facegate.vision.convert import OpenVinoNet, openvino_available
-from facegate.vision.manifest import Manifest, ModelIntegrityError, load_manifest
+from facegate.vision.convert import OpenVinoNet, on_openvino
+from facegate.vision.manifest import Manifest, load_manifest
 from facegate.vision.packs import pack_dir
 
 PACK = "minifasnet"
@@ -100,15 +100,16 @@ class MiniFASNet:
         fast as ONNX Runtime here, with the same outputs (``benchmarks/runtimes.py``); ONNX
         Runtime is the fallback, and ``opencv`` (the setting's other value) means it too."""
         paths = (v2_path, v1se_path)
-        use_openvino = runtime in ("auto", "openvino") and openvino_available()
-        if runtime == "openvino" and not use_openvino:
-            raise ModelIntegrityError("FACEGATE_RUNTIME=openvino, but openvino is not installed")
-        self.runtime = "openvino" if use_openvino else "onnxruntime"
-        self._openvino = (
-            [OpenVinoNet(p.read_bytes(), streams=threads) for p in paths] if use_openvino else []
+
+        def make() -> list[OpenVinoNet]:
+            return [OpenVinoNet(p.read_bytes(), streams=threads) for p in paths]
+
+        self._openvino: list[OpenVinoNet] = (
+            on_openvino(runtime, "the MiniFASNet pack", "ONNX Runtime", make) or []
         )
+        self.runtime = "openvino" if self._openvino else "onnxruntime"
         self._sessions: list[Any] = []
-        if not use_openvino:
+        if not self._openvino:
             options = ort.SessionOptions()
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
